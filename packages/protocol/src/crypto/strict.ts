@@ -1,0 +1,121 @@
+import { toBase58 } from "../encoding.js";
+import { ErrorCode, ProtocolError } from "../errors.js";
+import type { Ed25519Backend } from "./types.js";
+
+/**
+ * The pinned verification rule (RFC 8032 §5.1.7, cofactorless, strict):
+ *  1. signature is 64 bytes, public key 32 bytes;
+ *  2. S (signature bytes 32..63, little-endian) < L, the group order;
+ *  3. the public key is not one of the small-order points, in any encoding
+ *     (compared with the sign bit cleared, as libsodium does);
+ *  4. the public key's y coordinate is canonical (< p);
+ *  5. the cofactorless equation [S]B = R + [k]A holds, with R compared as encoded bytes,
+ *     so a non-canonical R never verifies.
+ * Steps 1-4 are here; step 5 is the backend's. Both shipped backends (node:crypto and
+ * WebCrypto, i.e. OpenSSL/BoringSSL) perform step 5 cofactorless.
+ */
+
+// L = 2^252 + 27742317777372353535851937790883648493, little-endian.
+const L_LE = Uint8Array.from([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+]);
+
+/** True when the 32 little-endian bytes at `offset` encode an integer below L. */
+export function isCanonicalScalar(sig: Uint8Array, offset = 32): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const a = sig[offset + i] as number;
+    const b = L_LE[i] as number;
+    if (a < b) return true;
+    if (a > b) return false;
+  }
+  return false; // equal to L
+}
+
+function filled(first: number, fill: number, last: number): Uint8Array {
+  const out = new Uint8Array(32).fill(fill);
+  out[0] = first;
+  out[31] = last;
+  return out;
+}
+
+/**
+ * Encodings (sign bit cleared) whose point has order 1, 2, 4 or 8: the canonical
+ * encodings of the eight torsion points and the non-canonical y = p, p + 1 forms.
+ * A test derives the torsion points with @noble/curves and checks this list.
+ */
+export const SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = [
+  filled(0x00, 0x00, 0x00), // y = 0: order 4
+  filled(0x01, 0x00, 0x00), // y = 1: the identity
+  Uint8Array.from([
+    0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+    0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+  ]), // order 8
+  Uint8Array.from([
+    0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+    0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+  ]), // order 8
+  filled(0xec, 0xff, 0x7f), // y = p - 1: order 2
+  filled(0xed, 0xff, 0x7f), // y = p (non-canonical 0): order 4
+  filled(0xee, 0xff, 0x7f), // y = p + 1 (non-canonical 1): the identity
+];
+
+export function isSmallOrderEncoding(publicKey: Uint8Array): boolean {
+  outer: for (const bad of SMALL_ORDER_ENCODINGS) {
+    for (let i = 0; i < 31; i++) if (publicKey[i] !== bad[i]) continue outer;
+    if (((publicKey[31] as number) & 0x7f) === bad[31]) return true;
+  }
+  return false;
+}
+
+/** y (the key with its sign bit cleared) is below p = 2^255 - 19. */
+export function isCanonicalPointEncoding(publicKey: Uint8Array): boolean {
+  if (((publicKey[31] as number) & 0x7f) !== 0x7f) return true;
+  for (let i = 30; i >= 1; i--) if (publicKey[i] !== 0xff) return true;
+  return (publicKey[0] as number) < 0xed;
+}
+
+/** Checks steps 1-4 of the rule; throws the matching ProtocolError. */
+export function assertStrictInputs(
+  publicKey: Uint8Array,
+  signature: Uint8Array,
+  signer: string,
+): void {
+  if (publicKey.length !== 32) {
+    throw new ProtocolError(ErrorCode.INVALID_LENGTH, {
+      field: "publicKey",
+      expected: 32,
+      actual: publicKey.length,
+    });
+  }
+  if (signature.length !== 64) {
+    throw new ProtocolError(ErrorCode.INVALID_LENGTH, {
+      field: "signature",
+      expected: 64,
+      actual: signature.length,
+    });
+  }
+  if (!isCanonicalScalar(signature)) {
+    throw new ProtocolError(ErrorCode.NON_CANONICAL_SIGNATURE, { signer });
+  }
+  if (isSmallOrderEncoding(publicKey)) {
+    throw new ProtocolError(ErrorCode.SMALL_ORDER_PUBLIC_KEY, { publicKey: toBase58(publicKey) });
+  }
+  if (!isCanonicalPointEncoding(publicKey)) {
+    throw new ProtocolError(ErrorCode.NON_CANONICAL_PUBLIC_KEY, { publicKey: toBase58(publicKey) });
+  }
+}
+
+/** Verifies under the pinned rule; throws a ProtocolError when the signature is refused. */
+export async function verifyEd25519Strict(
+  backend: Ed25519Backend,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  signer: string,
+): Promise<void> {
+  assertStrictInputs(publicKey, signature, signer);
+  if (!(await backend.verify(publicKey, message, signature))) {
+    throw new ProtocolError(ErrorCode.BAD_SIGNATURE, { signer });
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * The one piece of cryptography the protocol needs injected: Ed25519 verification.
+ * A backend only runs the group equation; the strict rule around it (canonical S,
+ * canonical and not small-order public keys) is applied by `verifyEd25519Strict`, so
+ * every backend accepts exactly the same signatures.
+ */
+export interface Ed25519Backend {
+  readonly name: string;
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}

@@ -1,0 +1,11 @@
+export * from "./action.js";
+export * from "./crypto/strict.js";
+export type { Ed25519Backend } from "./crypto/types.js";
+export * from "./encoding.js";
+export * from "./errors.js";
+export * from "./grant.js";
+export * from "./ids.js";
+export * from "./policy.js";
+export * from "./result.js";
+export * from "./revocation.js";
+export * from "./verify.js";
