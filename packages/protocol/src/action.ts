@@ -3,7 +3,9 @@ import {
   canonicalJson,
   concatBytes,
   fromBase58,
+  fromBase58Fixed,
   fromBase64url,
+  prefixedUtf8,
   toBase58,
   utf8,
   utf8Length,
@@ -156,7 +158,7 @@ const PREFIXES: Readonly<Record<ActionKind, Uint8Array>> = Object.freeze(
  * The only function that produces them.
  */
 export function actionSigningBytes(payload: ActionPayload): Uint8Array {
-  return concatBytes(PREFIXES[payload.kind], utf8(canonicalJson(payload)));
+  return prefixedUtf8(PREFIXES[payload.kind], canonicalJson(payload));
 }
 
 export function actionIdOfBytes(bytes: Uint8Array): ActionId {
@@ -368,9 +370,20 @@ export function validateActionPayload(value: unknown): ActionPayload {
   } as ActionPayload;
 }
 
+/** Checks the wire shape `{payload, signature}`; also returns the signature's bytes. */
+export function decodeSignedActionWithBytes(value: unknown): {
+  readonly signed: SignedAction;
+  readonly signatureBytes: Uint8Array;
+} {
+  const w = record(value, "action", ["payload", "signature"]);
+  const signatureBytes = fromBase58Fixed(w.signature, 64, "signature");
+  return {
+    signed: { payload: validateActionPayload(w.payload), signature: w.signature as Signature },
+    signatureBytes,
+  };
+}
+
 /** Checks the wire shape `{payload, signature}`. */
 export function decodeSignedAction(value: unknown): SignedAction {
-  const w = record(value, "action", ["payload", "signature"]);
-  assertSignature(w.signature, "signature");
-  return { payload: validateActionPayload(w.payload), signature: w.signature };
+  return decodeSignedActionWithBytes(value).signed;
 }

@@ -1,5 +1,4 @@
 import { base58, base64urlnopad, hex } from "@scure/base";
-import canonicalizeJson from "canonicalize";
 import { ErrorCode, ProtocolError } from "./errors.js";
 
 const encoder = new TextEncoder();
@@ -18,8 +17,19 @@ export function fromUtf8(bytes: Uint8Array, field: string): string {
   }
 }
 
+/** The UTF-8 length of a string without encoding it (a lone surrogate counts as U+FFFD). */
 export function utf8Length(text: string): number {
-  return encoder.encode(text).length;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 export function toBase58(bytes: Uint8Array): string {
@@ -89,12 +99,54 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * RFC 8785 (JSON Canonicalization Scheme) of a JSON value. Signed payloads hold only
- * strings, safe integers, booleans, arrays and objects, so JCS's number rules never
- * meet a fraction.
+ * RFC 8785 (JSON Canonicalization Scheme) of a JSON value: object keys sorted by UTF-16
+ * code units, no whitespace, strings and numbers serialised as ECMAScript's
+ * JSON.stringify does. Signed payloads hold only strings, safe integers, booleans, null,
+ * arrays and plain objects, so JCS's number rules never meet a fraction; anything else
+ * is refused rather than guessed at. This is on the ingest hot path, so it is a direct
+ * serialiser; a property test checks it against the `canonicalize` package.
  */
 export function canonicalJson(value: unknown): string {
-  const text = canonicalizeJson(value);
-  if (text === undefined) throw new TypeError("value has no JSON form");
-  return text;
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isSafeInteger(value)) throw new TypeError("only safe integers are signed");
+      return String(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (value === null) return "null";
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++)
+          out += (i === 0 ? "" : ",") + canonicalJson(value[i]);
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null)
+        throw new TypeError("only plain objects are signed");
+      // Keys are compared by UTF-16 code units, which is what the default sort does.
+      const keys = Object.keys(value).sort();
+      let out = "{";
+      let first = true;
+      for (const key of keys) {
+        const v = (value as Record<string, unknown>)[key];
+        if (v === undefined) continue;
+        out += `${first ? "" : ","}${JSON.stringify(key)}:${canonicalJson(v)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw new TypeError(`a ${typeof value} has no canonical JSON form`);
+  }
+}
+
+/** `prefix` followed by the UTF-8 of `text`, encoded in place (one allocation). */
+export function prefixedUtf8(prefix: Uint8Array, text: string): Uint8Array {
+  const out = new Uint8Array(prefix.length + text.length * 3);
+  out.set(prefix, 0);
+  const { written } = encoder.encodeInto(text, out.subarray(prefix.length));
+  return out.slice(0, prefix.length + written);
 }

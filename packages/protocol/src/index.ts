@@ -6,6 +6,7 @@ export * from "./errors.js";
 export * from "./grant.js";
 export * from "./ids.js";
 export * from "./policy.js";
+export * from "./request.js";
 export * from "./result.js";
 export * from "./revocation.js";
 export * from "./verify.js";

@@ -7,11 +7,11 @@ import {
   type ActionPayload,
   actionIdOfBytes,
   actionSigningBytes,
-  decodeSignedAction,
+  decodeSignedActionWithBytes,
   SCOPE_OF_KIND,
   type SignedAction,
 } from "./action.js";
-import { verifyEd25519Strict } from "./crypto/strict.js";
+import { verifyEd25519Strict, verifyEd25519StrictSync } from "./crypto/strict.js";
 import type { Ed25519Backend } from "./crypto/types.js";
 import { bytesEqual, fromBase58, fromUtf8, toBase58, utf8 } from "./encoding.js";
 import { ErrorCode, ProtocolError } from "./errors.js";
@@ -246,7 +246,7 @@ export async function verifyAction(
   grant: VerifiedGrant,
   backend: Ed25519Backend,
 ): Promise<VerifiedAction> {
-  const signed: SignedAction = decodeSignedAction(input);
+  const { signed, signatureBytes } = decodeSignedActionWithBytes(input);
   const payload = signed.payload;
   if (payload.grant !== grant.id) {
     throw new ProtocolError(ErrorCode.WRONG_GRANT, { expected: grant.id, actual: payload.grant });
@@ -263,7 +263,7 @@ export async function verifyAction(
     backend,
     grant.sessionKeyBytes,
     bytes,
-    fromBase58(signed.signature, "signature"),
+    signatureBytes,
     grant.grant.sessionKey,
   );
   return Object.freeze({ id: actionIdOfBytes(bytes), payload, signature: signed.signature, bytes });

@@ -19,7 +19,12 @@ function keyObject(publicKey: Uint8Array): KeyObject {
  */
 export function nodeEd25519(cacheSize = 4096): Ed25519Backend {
   const cache = new Map<string, KeyObject>();
+  // Callers usually pass the same Uint8Array for a session (a verified grant's key bytes):
+  // an identity lookup skips building the string key.
+  const byArray = new WeakMap<Uint8Array, KeyObject>();
   const keyFor = (publicKey: Uint8Array): KeyObject => {
+    const hit = byArray.get(publicKey);
+    if (hit !== undefined) return hit;
     const id = Buffer.from(publicKey).toString("latin1");
     let key = cache.get(id);
     if (key === undefined) {
@@ -30,17 +35,26 @@ export function nodeEd25519(cacheSize = 4096): Ed25519Backend {
       }
       cache.set(id, key);
     }
+    byArray.set(publicKey, key);
     return key;
+  };
+  const verifySync = (
+    publicKey: Uint8Array,
+    message: Uint8Array,
+    signature: Uint8Array,
+  ): boolean => {
+    try {
+      return verify(null, message, keyFor(publicKey), signature);
+    } catch {
+      return false;
+    }
   };
   return Object.freeze({
     name: "node:crypto",
     verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-      try {
-        return Promise.resolve(verify(null, message, keyFor(publicKey), signature));
-      } catch {
-        return Promise.resolve(false);
-      }
+      return Promise.resolve(verifySync(publicKey, message, signature));
     },
+    verifySync,
   });
 }
 

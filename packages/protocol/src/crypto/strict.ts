@@ -106,6 +106,23 @@ export function assertStrictInputs(
   }
 }
 
+/**
+ * Verifies under the pinned rule with a synchronous backend; throws a ProtocolError when
+ * the signature is refused.
+ */
+export function verifyEd25519StrictSync(
+  verifySync: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  signer: string,
+): void {
+  assertStrictInputs(publicKey, signature, signer);
+  if (!verifySync(publicKey, message, signature)) {
+    throw new ProtocolError(ErrorCode.BAD_SIGNATURE, { signer });
+  }
+}
+
 /** Verifies under the pinned rule; throws a ProtocolError when the signature is refused. */
 export async function verifyEd25519Strict(
   backend: Ed25519Backend,
@@ -115,7 +132,11 @@ export async function verifyEd25519Strict(
   signer: string,
 ): Promise<void> {
   assertStrictInputs(publicKey, signature, signer);
-  if (!(await backend.verify(publicKey, message, signature))) {
+  const valid =
+    backend.verifySync !== undefined
+      ? backend.verifySync(publicKey, message, signature)
+      : await backend.verify(publicKey, message, signature);
+  if (!valid) {
     throw new ProtocolError(ErrorCode.BAD_SIGNATURE, { signer });
   }
 }

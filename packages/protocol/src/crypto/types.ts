@@ -7,4 +7,10 @@
 export interface Ed25519Backend {
   readonly name: string;
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** Backends that can verify synchronously offer this; hot paths use it to skip a promise. */
+  readonly verifySync?: (
+    publicKey: Uint8Array,
+    message: Uint8Array,
+    signature: Uint8Array,
+  ) => boolean;
 }
