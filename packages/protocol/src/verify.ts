@@ -108,6 +108,20 @@ function freezeGrant(
 }
 
 /**
+ * Rebuilds a VerifiedGrant from what a node stored after verifying it itself. Parses the
+ * text again (so the structure is never taken on trust) but does not re-check the
+ * signature: only for the verifier's own storage, never for input from elsewhere.
+ */
+export function restoreVerifiedGrant(stored: {
+  readonly text: string;
+  readonly signature: Signature;
+  readonly form: "message" | "transaction";
+}): VerifiedGrant {
+  const grant = parseGrantText(stored.text);
+  return freezeGrant(grant, stored.text, utf8(stored.text), stored.signature, stored.form);
+}
+
+/**
  * Verifies a grant: parses its text (canonical form only), checks its binding to this
  * chain, network and (optionally) app domains, and the wallet's signature. The signature
  * is checked last, so a cheap refusal never costs a verification.

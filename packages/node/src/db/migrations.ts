@@ -1,0 +1,140 @@
+import { type Kysely, sql } from "kysely";
+import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+
+/** Migrations run in name order, the same on PGlite and PostgreSQL. Never edit a shipped one. */
+const MIGRATIONS: Record<string, Migration> = {
+  "0001_initial": {
+    async up(db: Kysely<unknown>) {
+      await sql`CREATE SEQUENCE sesame_log`.execute(db);
+      await sql`
+        CREATE TABLE grants (
+          id text PRIMARY KEY,
+          log_id bigint NOT NULL UNIQUE,
+          wallet text NOT NULL,
+          session_key text NOT NULL UNIQUE,
+          encryption_key text NOT NULL,
+          domain text NOT NULL,
+          device text NOT NULL,
+          scopes text NOT NULL,
+          text text NOT NULL,
+          signature text NOT NULL,
+          form text NOT NULL,
+          transaction text,
+          issued_at bigint NOT NULL,
+          not_before bigint NOT NULL,
+          expiration_time bigint NOT NULL,
+          received_at bigint NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX grants_wallet ON grants (wallet, issued_at)`.execute(db);
+      await sql`
+        CREATE TABLE sessions (
+          grant_id text PRIMARY KEY REFERENCES grants (id),
+          wallet text NOT NULL,
+          state text NOT NULL,
+          status text NOT NULL,
+          revoked_at bigint,
+          revoked_by text,
+          compromised_since bigint,
+          updated_at bigint NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX sessions_wallet ON sessions (wallet)`.execute(db);
+      await sql`
+        CREATE TABLE actions (
+          log_id bigint PRIMARY KEY,
+          id text NOT NULL UNIQUE,
+          grant_id text NOT NULL REFERENCES grants (id),
+          wallet text NOT NULL,
+          kind text NOT NULL,
+          scope text NOT NULL,
+          seq bigint NOT NULL,
+          ord bigint NOT NULL,
+          ts bigint NOT NULL,
+          received_at bigint NOT NULL,
+          payload text NOT NULL,
+          signature text NOT NULL,
+          parent text,
+          root text,
+          target text,
+          hidden boolean NOT NULL DEFAULT false,
+          UNIQUE (grant_id, seq),
+          UNIQUE (grant_id, scope, ord)
+        )`.execute(db);
+      await sql`CREATE INDEX actions_kind_log ON actions (kind, log_id)`.execute(db);
+      await sql`CREATE INDEX actions_wallet_kind_log ON actions (wallet, kind, log_id)`.execute(db);
+      await sql`CREATE INDEX actions_root_log ON actions (root, log_id) WHERE kind = 'reply'`.execute(
+        db,
+      );
+      await sql`CREATE INDEX actions_parent ON actions (parent, kind)`.execute(db);
+      await sql`CREATE INDEX actions_target_kind_log ON actions (target, kind, log_id)`.execute(db);
+      await sql`
+        CREATE TABLE revocations (
+          id text PRIMARY KEY,
+          log_id bigint NOT NULL UNIQUE,
+          wallet text NOT NULL,
+          text text NOT NULL,
+          signature text NOT NULL,
+          target_grant text,
+          issued_before bigint,
+          compromised_since bigint,
+          received_at bigint NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX revocations_wallet ON revocations (wallet)`.execute(db);
+      await sql`
+        CREATE TABLE equivocations (
+          id text PRIMARY KEY,
+          log_id bigint NOT NULL UNIQUE,
+          grant_id text NOT NULL,
+          by text NOT NULL,
+          action_a text NOT NULL,
+          action_b text NOT NULL,
+          received_at bigint NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX equivocations_grant ON equivocations (grant_id)`.execute(db);
+      await sql`
+        CREATE TABLE follows (
+          follower text NOT NULL,
+          target text NOT NULL,
+          following boolean NOT NULL,
+          ts bigint NOT NULL,
+          action_id text NOT NULL,
+          PRIMARY KEY (follower, target)
+        )`.execute(db);
+      await sql`CREATE INDEX follows_target ON follows (target) WHERE following`.execute(db);
+      await sql`
+        CREATE TABLE reactions (
+          wallet text NOT NULL,
+          target text NOT NULL,
+          reaction text NOT NULL,
+          active boolean NOT NULL,
+          ts bigint NOT NULL,
+          action_id text NOT NULL,
+          PRIMARY KEY (target, wallet, reaction)
+        )`.execute(db);
+      await sql`
+        CREATE TABLE profiles (
+          wallet text PRIMARY KEY,
+          display_name text NOT NULL,
+          bio text NOT NULL,
+          avatar_url text NOT NULL,
+          ts bigint NOT NULL,
+          action_id text NOT NULL
+        )`.execute(db);
+    },
+  },
+};
+
+class InlineProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+/** Brings the schema up to date; safe to call from several processes at once. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  const migrator = new Migrator({ db, provider: new InlineProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error !== undefined || failed !== undefined) {
+    throw new Error(`migration ${failed?.migrationName ?? ""} failed: ${String(error)}`);
+  }
+}
