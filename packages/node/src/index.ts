@@ -1,5 +1,11 @@
+export type { NodeConfig, NodeContext } from "./context.js";
 export * from "./db/connect.js";
 export type { Database } from "./db/schema.js";
 export * from "./grants.js";
 export * from "./ingest.js";
+export * from "./metrics.js";
+export * from "./node.js";
+export * from "./reads.js";
 export * from "./revocations.js";
+export * from "./server.js";
+export * from "./stream.js";

@@ -18,7 +18,7 @@ import type { GrantCache } from "./grants.js";
 export interface RevocationResult {
   readonly id: string;
   /** Sessions this revocation ended (or updated) on this node. */
-  readonly revoked: readonly string[];
+  readonly revoked: string[];
   readonly duplicate: boolean;
   readonly logId: number;
 }

@@ -1,0 +1,478 @@
+import { parseGrantText, type SessionState } from "@sesame/protocol";
+import { type Kysely, sql } from "kysely";
+import type { Database } from "./db/schema.js";
+
+/** One stored action as served: its exact payload and signature, so any reader can verify it. */
+export interface ServedAction {
+  readonly id: string;
+  readonly logId: number;
+  readonly kind: string;
+  readonly wallet: string;
+  readonly grant: string;
+  readonly receivedAt: number;
+  readonly payload: unknown;
+  readonly signature: string;
+}
+
+export interface ServedPost extends ServedAction {
+  readonly replies: number;
+  readonly reactions: Readonly<Record<string, number>>;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Pass as `cursor` for the next (older) page; null at the end. */
+  readonly next: string | null;
+}
+
+export interface PageQuery {
+  readonly cursor?: string | undefined;
+  readonly limit?: number | undefined;
+}
+
+export const MAX_PAGE = 100;
+const DEFAULT_PAGE = 30;
+
+interface ActionRow {
+  id: string;
+  log_id: number;
+  kind: string;
+  wallet: string;
+  grant_id: string;
+  received_at: number;
+  payload: string;
+  signature: string;
+}
+
+const ACTION_COLUMNS = [
+  "id",
+  "log_id",
+  "kind",
+  "wallet",
+  "grant_id",
+  "received_at",
+  "payload",
+  "signature",
+] as const;
+
+function served(row: ActionRow): ServedAction {
+  return {
+    id: row.id,
+    logId: row.log_id,
+    kind: row.kind,
+    wallet: row.wallet,
+    grant: row.grant_id,
+    receivedAt: row.received_at,
+    payload: JSON.parse(row.payload),
+    signature: row.signature,
+  };
+}
+
+/** Cursors are the log id of the last item served; pages run newest first. */
+function pageBounds(q: PageQuery): { before: number; limit: number } {
+  const limit = Math.min(Math.max(q.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
+  const before =
+    q.cursor === undefined || q.cursor === "" ? Number.MAX_SAFE_INTEGER : Number(q.cursor);
+  return { before: Number.isSafeInteger(before) ? before : Number.MAX_SAFE_INTEGER, limit };
+}
+
+function toPage<T extends { logId: number }>(items: T[], limit: number): Page<T> {
+  const last = items[items.length - 1];
+  return { items, next: items.length === limit && last !== undefined ? String(last.logId) : null };
+}
+
+/** Adds reply and reaction counts to posts, in two grouped queries. */
+async function withCounts(db: Kysely<Database>, rows: ActionRow[]): Promise<ServedPost[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const replyCounts = await db
+    .selectFrom("actions")
+    .select(["parent", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("parent", "in", ids)
+    .where("kind", "=", "reply")
+    .where("hidden", "=", false)
+    .groupBy("parent")
+    .execute();
+  const reactionCounts = await db
+    .selectFrom("reactions")
+    .select(["target", "reaction", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("target", "in", ids)
+    .where("active", "=", true)
+    .groupBy(["target", "reaction"])
+    .execute();
+  const replies = new Map(replyCounts.map((r) => [r.parent, Number(r.n)]));
+  const reactions = new Map<string, Record<string, number>>();
+  for (const r of reactionCounts) {
+    const m = reactions.get(r.target) ?? {};
+    m[r.reaction] = Number(r.n);
+    reactions.set(r.target, m);
+  }
+  return rows.map((r) => ({
+    ...served(r),
+    replies: replies.get(r.id) ?? 0,
+    reactions: reactions.get(r.id) ?? {},
+  }));
+}
+
+/** The global feed: every visible post, newest first. */
+export async function globalFeed(db: Kysely<Database>, q: PageQuery): Promise<Page<ServedPost>> {
+  const { before, limit } = pageBounds(q);
+  const rows = await db
+    .selectFrom("actions")
+    .select(ACTION_COLUMNS)
+    .where("kind", "=", "post")
+    .where("log_id", "<", before)
+    .where("hidden", "=", false)
+    .orderBy("log_id", "desc")
+    .limit(limit)
+    .execute();
+  return toPage(await withCounts(db, rows), limit);
+}
+
+/** Posts of the wallets `wallet` follows, newest first. */
+export async function followingFeed(
+  db: Kysely<Database>,
+  wallet: string,
+  q: PageQuery,
+): Promise<Page<ServedPost>> {
+  const { before, limit } = pageBounds(q);
+  const rows = await db
+    .selectFrom("actions")
+    .select(ACTION_COLUMNS)
+    .where("kind", "=", "post")
+    .where("wallet", "in", (eb) =>
+      eb
+        .selectFrom("follows")
+        .select("target")
+        .where("follower", "=", wallet)
+        .where("following", "=", true),
+    )
+    .where("log_id", "<", before)
+    .where("hidden", "=", false)
+    .orderBy("log_id", "desc")
+    .limit(limit)
+    .execute();
+  return toPage(await withCounts(db, rows), limit);
+}
+
+export async function walletPosts(
+  db: Kysely<Database>,
+  wallet: string,
+  q: PageQuery,
+): Promise<Page<ServedPost>> {
+  const { before, limit } = pageBounds(q);
+  const rows = await db
+    .selectFrom("actions")
+    .select(ACTION_COLUMNS)
+    .where("wallet", "=", wallet)
+    .where("kind", "=", "post")
+    .where("log_id", "<", before)
+    .where("hidden", "=", false)
+    .orderBy("log_id", "desc")
+    .limit(limit)
+    .execute();
+  return toPage(await withCounts(db, rows), limit);
+}
+
+/** A post or reply by id, with counts; undefined when absent or hidden. */
+export async function getPost(db: Kysely<Database>, id: string): Promise<ServedPost | undefined> {
+  const row = await db
+    .selectFrom("actions")
+    .select(ACTION_COLUMNS)
+    .where("id", "=", id)
+    .where("kind", "in", ["post", "reply"])
+    .where("hidden", "=", false)
+    .executeTakeFirst();
+  return row === undefined ? undefined : (await withCounts(db, [row]))[0];
+}
+
+/**
+ * A thread: the root post and its replies at every depth, oldest first (conversation
+ * order), paged forward by log id.
+ */
+export async function thread(
+  db: Kysely<Database>,
+  id: string,
+  q: PageQuery,
+): Promise<{ root: ServedPost; replies: Page<ServedPost> } | undefined> {
+  const start = await getPost(db, id);
+  if (start === undefined) return undefined;
+  const rootId = start.kind === "post" ? start.id : await findRoot(db, start.id);
+  const root = rootId === start.id ? start : ((await getPost(db, rootId)) ?? start);
+  const limit = Math.min(Math.max(q.limit ?? 50, 1), MAX_PAGE);
+  const after = q.cursor === undefined ? 0 : Number(q.cursor) || 0;
+  const rows = (
+    await sql<ActionRow>`
+      WITH RECURSIVE t(id) AS (
+        SELECT ${root.id}::text
+        UNION
+        SELECT a.id FROM actions a JOIN t ON a.parent = t.id WHERE a.kind = 'reply'
+      )
+      SELECT a.id, a.log_id, a.kind, a.wallet, a.grant_id, a.received_at, a.payload, a.signature
+      FROM actions a JOIN t ON a.id = t.id
+      WHERE a.kind = 'reply' AND NOT a.hidden AND a.log_id > ${after}
+      ORDER BY a.log_id ASC
+      LIMIT ${limit}`.execute(db)
+  ).rows;
+  const items = await withCounts(db, rows);
+  const last = items[items.length - 1];
+  return {
+    root,
+    replies: {
+      items,
+      next: items.length === limit && last !== undefined ? String(last.logId) : null,
+    },
+  };
+}
+
+async function findRoot(db: Kysely<Database>, id: string): Promise<string> {
+  const row = (
+    await sql<{ id: string }>`
+      WITH RECURSIVE up(id, parent, depth) AS (
+        SELECT id, parent, 0 FROM actions WHERE id = ${id}
+        UNION ALL
+        SELECT a.id, a.parent, up.depth + 1 FROM actions a JOIN up ON a.id = up.parent
+        WHERE up.depth < 1000
+      )
+      SELECT id FROM up WHERE parent IS NULL OR NOT EXISTS (SELECT 1 FROM actions WHERE id = up.parent)
+      ORDER BY depth DESC LIMIT 1`.execute(db)
+  ).rows[0];
+  return row?.id ?? id;
+}
+
+export async function reactionsOf(
+  db: Kysely<Database>,
+  target: string,
+): Promise<{
+  counts: Record<string, number>;
+  items: { wallet: string; reaction: string; ts: number; action: string }[];
+}> {
+  const rows = await db
+    .selectFrom("reactions")
+    .select(["wallet", "reaction", "ts", "action_id"])
+    .where("target", "=", target)
+    .where("active", "=", true)
+    .orderBy("ts", "desc")
+    .orderBy("action_id", "desc")
+    .limit(1000)
+    .execute();
+  const counts: Record<string, number> = {};
+  for (const r of rows) counts[r.reaction] = (counts[r.reaction] ?? 0) + 1;
+  return {
+    counts,
+    items: rows.map((r) => ({
+      wallet: r.wallet,
+      reaction: r.reaction,
+      ts: r.ts,
+      action: r.action_id,
+    })),
+  };
+}
+
+export interface ServedProfile {
+  readonly wallet: string;
+  readonly displayName: string;
+  readonly bio: string;
+  readonly avatarUrl: string;
+  readonly updatedBy: string | null;
+  readonly posts: number;
+  readonly followers: number;
+  readonly following: number;
+}
+
+export async function profile(db: Kysely<Database>, wallet: string): Promise<ServedProfile> {
+  const p = await db
+    .selectFrom("profiles")
+    .selectAll()
+    .where("wallet", "=", wallet)
+    .executeTakeFirst();
+  const counts = await db
+    .selectNoFrom((eb) => [
+      eb
+        .selectFrom("actions")
+        .select((e) => e.fn.countAll<number>().as("n"))
+        .where("wallet", "=", wallet)
+        .where("kind", "=", "post")
+        .where("hidden", "=", false)
+        .as("posts"),
+      eb
+        .selectFrom("follows")
+        .select((e) => e.fn.countAll<number>().as("n"))
+        .where("target", "=", wallet)
+        .where("following", "=", true)
+        .as("followers"),
+      eb
+        .selectFrom("follows")
+        .select((e) => e.fn.countAll<number>().as("n"))
+        .where("follower", "=", wallet)
+        .where("following", "=", true)
+        .as("following"),
+    ])
+    .executeTakeFirstOrThrow();
+  return {
+    wallet,
+    displayName: p?.display_name ?? "",
+    bio: p?.bio ?? "",
+    avatarUrl: p?.avatar_url ?? "",
+    updatedBy: p?.action_id ?? null,
+    posts: Number(counts.posts),
+    followers: Number(counts.followers),
+    following: Number(counts.following),
+  };
+}
+
+export interface ServedSession {
+  readonly grant: string;
+  readonly app: string;
+  readonly device: string;
+  readonly sessionKey: string;
+  readonly encryptionKey: string;
+  readonly scopes: string[];
+  readonly limits: unknown;
+  readonly tipBudget: unknown;
+  readonly used: Readonly<Record<string, number>>;
+  readonly issuedAt: number;
+  readonly notBefore: number;
+  readonly expirationTime: number;
+  readonly status: "active" | "pending" | "expired" | "revoked";
+  readonly revokedAt: number | null;
+  readonly revokedBy: string | null;
+  readonly compromisedSince: number | null;
+  /** The grant as signed, so a reader can verify it. */
+  readonly text: string;
+  readonly signature: string;
+}
+
+/** Every session of a wallet, newest first, with its usage so far and status at `now`. */
+export async function sessionsOf(
+  db: Kysely<Database>,
+  wallet: string,
+  now: number,
+): Promise<ServedSession[]> {
+  const rows = await db
+    .selectFrom("grants as g")
+    .innerJoin("sessions as s", "s.grant_id", "g.id")
+    .select([
+      "g.id",
+      "g.domain",
+      "g.device",
+      "g.session_key",
+      "g.encryption_key",
+      "g.text",
+      "g.signature",
+      "g.issued_at",
+      "g.not_before",
+      "g.expiration_time",
+      "s.state",
+      "s.status",
+      "s.revoked_at",
+      "s.revoked_by",
+      "s.compromised_since",
+    ])
+    .where("g.wallet", "=", wallet)
+    .orderBy("g.issued_at", "desc")
+    .orderBy("g.id")
+    .limit(500)
+    .execute();
+  return rows.map((r) => {
+    const grant = parseGrantText(r.text);
+    const state = JSON.parse(r.state) as SessionState;
+    const status =
+      r.status === "revoked"
+        ? "revoked"
+        : now >= r.expiration_time
+          ? "expired"
+          : now < r.not_before
+            ? "pending"
+            : "active";
+    return {
+      grant: r.id,
+      app: r.domain,
+      device: r.device,
+      sessionKey: r.session_key,
+      encryptionKey: r.encryption_key,
+      scopes: [...grant.scopes],
+      limits: grant.limits,
+      tipBudget: grant.tipBudget,
+      used: state.used,
+      issuedAt: r.issued_at,
+      notBefore: r.not_before,
+      expirationTime: r.expiration_time,
+      status,
+      revokedAt: r.revoked_at,
+      revokedBy: r.revoked_by,
+      compromisedSince: r.compromised_since,
+      text: r.text,
+      signature: r.signature,
+    };
+  });
+}
+
+/** Direct messages to or from a wallet (ciphertext only), newest first. */
+export async function inbox(
+  db: Kysely<Database>,
+  wallet: string,
+  q: PageQuery,
+): Promise<Page<ServedAction>> {
+  const { before, limit } = pageBounds(q);
+  const rows = await db
+    .selectFrom("actions")
+    .select(ACTION_COLUMNS)
+    .where("kind", "=", "dm")
+    .where((eb) => eb.or([eb("target", "=", wallet), eb("wallet", "=", wallet)]))
+    .where("log_id", "<", before)
+    .where("hidden", "=", false)
+    .orderBy("log_id", "desc")
+    .limit(limit)
+    .execute();
+  return toPage(rows.map(served), limit);
+}
+
+export async function getGrant(
+  db: Kysely<Database>,
+  id: string,
+): Promise<
+  | {
+      id: string;
+      wallet: string;
+      text: string;
+      signature: string;
+      form: string;
+      transaction: string | null;
+    }
+  | undefined
+> {
+  return await db
+    .selectFrom("grants")
+    .select(["id", "wallet", "text", "signature", "form", "transaction"])
+    .where("id", "=", id)
+    .executeTakeFirst();
+}
+
+/** Everything accepted after `afterLogId`, oldest first: the stream's backlog. */
+export async function logSince(
+  db: Kysely<Database>,
+  afterLogId: number,
+  limit: number,
+): Promise<{ logId: number; type: string; data: unknown }[]> {
+  const rows = (
+    await sql<{ log_id: number; type: string; data: string }>`
+      SELECT * FROM (
+        SELECT log_id, 'action' AS type,
+          json_build_object('id', id, 'kind', kind, 'wallet', wallet, 'grant', grant_id, 'receivedAt', received_at,
+            'payload', payload::json, 'signature', signature)::text AS data
+        FROM actions WHERE log_id > ${afterLogId} AND NOT hidden
+        UNION ALL
+        SELECT log_id, 'grant', json_build_object('id', id, 'wallet', wallet, 'text', text, 'signature', signature)::text
+        FROM grants WHERE log_id > ${afterLogId}
+        UNION ALL
+        SELECT log_id, 'revocation', json_build_object('id', id, 'wallet', wallet, 'text', text, 'signature', signature)::text
+        FROM revocations WHERE log_id > ${afterLogId}
+        UNION ALL
+        SELECT log_id, 'equivocation', json_build_object('id', id, 'grant', grant_id, 'by', by,
+          'a', action_a::json, 'b', action_b::json)::text
+        FROM equivocations WHERE log_id > ${afterLogId}
+      ) log ORDER BY log_id ASC LIMIT ${limit}`.execute(db)
+  ).rows;
+  return rows.map((r) => ({ logId: r.log_id, type: r.type, data: JSON.parse(r.data) }));
+}

@@ -1,0 +1,51 @@
+import { Type } from "@sinclair/typebox";
+import type { NodeContext } from "../context.js";
+import { sessionsOf } from "../reads.js";
+import { ErrorBody, WalletParams } from "../schemas.js";
+import type { App } from "../server.js";
+
+export function getSessions(app: App, ctx: NodeContext): void {
+  app.get(
+    "/v1/wallets/:wallet/sessions",
+    {
+      schema: {
+        summary:
+          "Every session of a wallet: app, device, scopes, limits, usage so far, expiry, status",
+        params: WalletParams,
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                grant: Type.String(),
+                app: Type.String(),
+                device: Type.String(),
+                sessionKey: Type.String(),
+                encryptionKey: Type.String(),
+                scopes: Type.Array(Type.String()),
+                limits: Type.Unknown(),
+                tipBudget: Type.Unknown(),
+                used: Type.Record(Type.String(), Type.Integer()),
+                issuedAt: Type.Integer(),
+                notBefore: Type.Integer(),
+                expirationTime: Type.Integer(),
+                status: Type.Union([
+                  Type.Literal("active"),
+                  Type.Literal("pending"),
+                  Type.Literal("expired"),
+                  Type.Literal("revoked"),
+                ]),
+                revokedAt: Type.Union([Type.Integer(), Type.Null()]),
+                revokedBy: Type.Union([Type.String(), Type.Null()]),
+                compromisedSince: Type.Union([Type.Integer(), Type.Null()]),
+                text: Type.String(),
+                signature: Type.String(),
+              }),
+            ),
+          }),
+          "4xx": ErrorBody,
+        },
+      },
+    },
+    async (req) => ({ items: await sessionsOf(ctx.storage.db, req.params.wallet, ctx.clock()) }),
+  );
+}

@@ -1,0 +1,41 @@
+import type { NodeContext } from "../context.js";
+import type { App } from "../server.js";
+import { getFeed } from "./get-feed.js";
+import { getFollowingFeed } from "./get-following-feed.js";
+import { getGrant } from "./get-grant.js";
+import { getHealth } from "./get-health.js";
+import { getInbox } from "./get-inbox.js";
+import { getMetrics } from "./get-metrics.js";
+import { getOpenapi } from "./get-openapi.js";
+import { getPost } from "./get-post.js";
+import { getProfile } from "./get-profile.js";
+import { getReactions } from "./get-reactions.js";
+import { getSessions } from "./get-sessions.js";
+import { getStream } from "./get-stream.js";
+import { getThread } from "./get-thread.js";
+import { getWalletPosts } from "./get-wallet-posts.js";
+import { postActions } from "./post-actions.js";
+import { postEquivocations } from "./post-equivocations.js";
+import { postGrants } from "./post-grants.js";
+import { postRevocations } from "./post-revocations.js";
+
+export function routes(app: App, ctx: NodeContext): void {
+  postGrants(app, ctx);
+  postActions(app, ctx);
+  postRevocations(app, ctx);
+  postEquivocations(app, ctx);
+  getFeed(app, ctx);
+  getFollowingFeed(app, ctx);
+  getWalletPosts(app, ctx);
+  getPost(app, ctx);
+  getThread(app, ctx);
+  getReactions(app, ctx);
+  getProfile(app, ctx);
+  getSessions(app, ctx);
+  getInbox(app, ctx);
+  getGrant(app, ctx);
+  getStream(app, ctx);
+  getHealth(app, ctx);
+  getMetrics(app, ctx);
+  getOpenapi(app);
+}

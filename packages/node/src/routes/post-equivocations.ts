@@ -1,0 +1,47 @@
+import type { EquivocationProof } from "@sesame/protocol";
+import { Type } from "@sinclair/typebox";
+import type { NodeContext } from "../context.js";
+import { submitEquivocation } from "../revocations.js";
+import { EquivocationBody, ErrorBody } from "../schemas.js";
+import type { App } from "../server.js";
+import { countRefusal, retryOnConflict } from "./util.js";
+
+export function postEquivocations(app: App, ctx: NodeContext): void {
+  app.post(
+    "/v1/equivocations",
+    {
+      attachValidation: true,
+      schema: {
+        summary:
+          "Submit proof that a session signed two actions with one sequence number or ordinal; revokes it",
+        body: EquivocationBody,
+        response: {
+          200: Type.Object({
+            id: Type.String(),
+            grant: Type.String(),
+            by: Type.String(),
+            duplicate: Type.Boolean(),
+          }),
+          "4xx": ErrorBody,
+        },
+      },
+    },
+    async (req) => {
+      try {
+        const result = await retryOnConflict(() =>
+          submitEquivocation(
+            ctx.storage.db,
+            ctx.grants,
+            req.body as EquivocationProof,
+            ctx.backend,
+            ctx.clock(),
+          ),
+        );
+        ctx.metrics.inc("sesame_messages_accepted_total", { kind: "equivocation" });
+        return result;
+      } catch (e) {
+        return countRefusal(ctx, e);
+      }
+    },
+  );
+}

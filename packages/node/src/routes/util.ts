@@ -1,0 +1,19 @@
+import { isProtocolError } from "@sesame/protocol";
+import type { NodeContext } from "../context.js";
+
+/** Two requests racing to insert the same row: the loser retries and sees the winner's row. */
+export async function retryOnConflict<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "23505") return await run();
+    throw e;
+  }
+}
+
+/** Counts a refusal by code, then rethrows it for the error handler. */
+export function countRefusal(ctx: NodeContext, e: unknown): never {
+  if (isProtocolError(e))
+    ctx.metrics.inc("sesame_messages_refused_total", { code: String(e.code) });
+  throw e;
+}
