@@ -110,7 +110,14 @@ function checkLine(field: string, value: unknown, maxBytes: number): string {
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) {
     throw invalid(field, "must not contain control characters or line breaks");
   }
+  // Bidirectional overrides and invisible characters could make the text a wallet shows
+  // read differently from what it means.
+  if (/[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/.test(value)) {
+    throw invalid(field, "must not contain bidirectional controls or invisible characters");
+  }
   if (value.trim() !== value) throw invalid(field, "must not start or end with whitespace");
+  // A lone surrogate has no UTF-8 form: the signed bytes would hold U+FFFD, not the text.
+  if (!value.isWellFormed()) throw invalid(field, "must be well-formed Unicode");
   return value;
 }
 
@@ -416,7 +423,7 @@ export function parseGrantText(text: string): Grant {
     const m = LIMIT_RE.exec(r.next());
     if (m === null) throw r.failLast("a permission line must read '- scope: ..., ...'");
     const scope = m[1] as string;
-    if (scope in limits) throw r.failLast(`scope ${scope} is listed twice`);
+    if (Object.hasOwn(limits, scope)) throw r.failLast(`scope ${scope} is listed twice`);
     scopes.push(scope);
     limits[scope] = {
       total: m[2] === undefined ? null : Number(m[2]),

@@ -44,6 +44,15 @@ function makeGuards<T extends string>(bytes: number, maxChars: number, field: st
     if (typeof value !== "string" || !BASE58_ALPHABET.test(value)) {
       throw new ProtocolError(ErrorCode.INVALID_BASE58, { field: name });
     }
+    if (value.length > maxChars + 8) {
+      // Decoding a long string is quadratic; its length already says it is too long.
+      const atLeast = Math.floor((value.length - 1) * 0.732);
+      throw new ProtocolError(ErrorCode.INVALID_LENGTH, {
+        field: name,
+        expected: bytes,
+        actual: atLeast,
+      });
+    }
     if (!is(value)) {
       let actual = -1;
       try {

@@ -77,14 +77,25 @@ export interface Transition {
 /** Actions received in the hour ending at `now` (minute granularity). */
 export function countInLastHour(buckets: RateBuckets | undefined, now: number): number {
   if (buckets === undefined) return 0;
-  const first = Math.floor(now / MINUTE) - WINDOW_MINUTES + 1;
+  const first = currentMinute(buckets, now) - WINDOW_MINUTES + 1;
   let n = 0;
   for (const [minute, count] of buckets) if (minute >= first) n += count;
   return n;
 }
 
-function addToBuckets(buckets: RateBuckets | undefined, now: number): RateBuckets {
+/**
+ * The minute a receipt counts in: never earlier than the newest bucket, so a node clock
+ * stepping back (NTP, or several processes on one database) can neither reorder the
+ * buckets nor make the window forget receipts it already counted.
+ */
+function currentMinute(buckets: RateBuckets | undefined, now: number): number {
   const minute = Math.floor(now / MINUTE);
+  const newest = buckets?.[buckets.length - 1]?.[0];
+  return newest !== undefined && newest > minute ? newest : minute;
+}
+
+function addToBuckets(buckets: RateBuckets | undefined, now: number): RateBuckets {
+  const minute = currentMinute(buckets, now);
   const first = minute - WINDOW_MINUTES + 1;
   const kept = (buckets ?? []).filter(([m]) => m >= first);
   const last = kept[kept.length - 1];

@@ -2,7 +2,7 @@ import { verifyEd25519Strict } from "./crypto/strict.js";
 import type { Ed25519Backend } from "./crypto/types.js";
 import { canonicalJson, concatBytes, fromBase58, prefixedUtf8, utf8 } from "./encoding.js";
 import { ErrorCode, ProtocolError } from "./errors.js";
-import { assertGrantId, assertSignature, type GrantId, type Signature } from "./ids.js";
+import { type GrantId, isGrantId, isSignature, type Signature } from "./ids.js";
 import type { VerifiedGrant } from "./verify.js";
 
 /**
@@ -48,13 +48,13 @@ export function decodeSignedRequest(value: unknown): SignedRequest {
   const keys = Object.keys(p).sort().join(",");
   if (keys !== "grant,method,path,ts,v" || p.v !== 1)
     throw unauthorized("the payload has the wrong fields");
-  assertGrantId(p.grant, "payload.grant");
-  assertSignature(signature, "signature");
+  if (!isGrantId(p.grant)) throw unauthorized("payload.grant is not a grant id");
+  if (!isSignature(signature)) throw unauthorized("signature is not a base58 Ed25519 signature");
   if (typeof p.method !== "string" || !/^[A-Z]{3,7}$/.test(p.method))
     throw unauthorized("bad method");
   if (typeof p.path !== "string" || !p.path.startsWith("/") || p.path.length > 2048)
     throw unauthorized("bad path");
-  if (!Number.isSafeInteger(p.ts)) throw unauthorized("bad timestamp");
+  if (!Number.isSafeInteger(p.ts) || (p.ts as number) < 0) throw unauthorized("bad timestamp");
   return {
     payload: { v: 1, grant: p.grant, method: p.method, path: p.path, ts: p.ts as number },
     signature,

@@ -69,11 +69,17 @@ export function validateRevocation(input: unknown): Revocation {
   } else {
     throw malformed("target must be one grant or all grants issued before a time");
   }
+  const issuedAt = checkTime("issuedAt", r.issuedAt);
+  // "All issued before T" may not reach past the revocation's own time: one mistaken or
+  // phished signature must not block every future session of the wallet.
+  if (target.kind === "all" && target.issuedBefore > issuedAt) {
+    throw malformed("all sessions issued before a time after the revocation itself");
+  }
   const compromisedSince =
     r.compromisedSince === null || r.compromisedSince === undefined
       ? null
       : checkTime("compromisedSince", r.compromisedSince);
-  const issuedAt = checkTime("issuedAt", r.issuedAt);
+
   if (typeof r.nonce !== "string" || r.nonce.length === 0 || r.nonce.length > 100) {
     throw new ProtocolError(ErrorCode.INVALID_BASE58, { field: "nonce" });
   }

@@ -252,8 +252,9 @@ export interface VerifiedAction {
 
 /**
  * Stateless verification of an action against its grant: shape and sizes, the grant it
- * names, its scope's presence in the grant, and the session key's signature. Stateful
- * checks (window, caps, rates, duplicates, revocation) are `applyAction`'s.
+ * names, and the session key's signature. Everything that depends on the grant's terms
+ * or the session's state (scope, window, caps, rates, duplicates, revocation) is
+ * `applyAction`'s, so an equivocation proof can be built from any two signed actions.
  */
 export async function verifyAction(
   input: unknown,
@@ -273,13 +274,19 @@ export async function verifyAction(
       actual: bytes.length,
     });
   }
-  await verifyEd25519Strict(
-    backend,
-    grant.sessionKeyBytes,
-    bytes,
-    signatureBytes,
-    grant.grant.sessionKey,
-  );
+  const signer = grant.grant.sessionKey;
+  if (backend.verifySync !== undefined) {
+    // No promise per action on the ingest hot path when the backend is synchronous.
+    verifyEd25519StrictSync(
+      backend.verifySync,
+      grant.sessionKeyBytes,
+      bytes,
+      signatureBytes,
+      signer,
+    );
+  } else {
+    await verifyEd25519Strict(backend, grant.sessionKeyBytes, bytes, signatureBytes, signer);
+  }
   return Object.freeze({ id: actionIdOfBytes(bytes), payload, signature: signed.signature, bytes });
 }
 

@@ -42,9 +42,13 @@ describe("canonicalJson (RFC 8785)", () => {
 
   it("prefixedUtf8 equals prefix followed by the UTF-8 bytes", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 8 }), fc.string({ unit: "grapheme" }), (prefix, text) => {
-        expect([...prefixedUtf8(prefix, text)]).toEqual([...prefix, ...utf8(text)]);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 8 }),
+        fc.string({ unit: "grapheme" }),
+        (prefix, text) => {
+          expect([...prefixedUtf8(prefix, text)]).toEqual([...prefix, ...utf8(text)]);
+        },
+      ),
     );
   });
 });
