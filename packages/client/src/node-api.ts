@@ -1,0 +1,313 @@
+import {
+  type ErrorBody,
+  ErrorCode,
+  isErrorCode,
+  ProtocolError,
+  type SignedAction,
+  type SignedGrant,
+  type SignedRevocation,
+} from "@sesame/protocol";
+
+export type ItemResult =
+  | { readonly ok: true; readonly id: string; readonly logId: number; readonly duplicate: boolean }
+  | { readonly ok: false; readonly error: ErrorBody };
+
+export interface ServedAction {
+  readonly id: string;
+  readonly logId: number;
+  readonly kind: string;
+  readonly wallet: string;
+  readonly grant: string;
+  readonly receivedAt: number;
+  readonly payload: unknown;
+  readonly signature: string;
+}
+
+export interface ServedPost extends ServedAction {
+  readonly replies: number;
+  readonly reactions: Readonly<Record<string, number>>;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly next: string | null;
+}
+
+export interface ServedSession {
+  readonly grant: string;
+  readonly app: string;
+  readonly device: string;
+  readonly sessionKey: string;
+  readonly encryptionKey: string;
+  readonly scopes: string[];
+  readonly limits: unknown;
+  readonly tipBudget: unknown;
+  readonly used: Record<string, number>;
+  readonly issuedAt: number;
+  readonly notBefore: number;
+  readonly expirationTime: number;
+  readonly status: "active" | "pending" | "expired" | "revoked";
+  readonly revokedAt: number | null;
+  readonly revokedBy: string | null;
+  readonly compromisedSince: number | null;
+  readonly text: string;
+  readonly signature: string;
+}
+
+export interface ServedProfile {
+  readonly wallet: string;
+  readonly displayName: string;
+  readonly bio: string;
+  readonly avatarUrl: string;
+  readonly updatedBy: string | null;
+  readonly posts: number;
+  readonly followers: number;
+  readonly following: number;
+}
+
+export interface StoredGrant {
+  readonly id: string;
+  readonly wallet: string;
+  readonly text: string;
+  readonly signature: string;
+  readonly form: string;
+  readonly transaction: string | null;
+}
+
+export interface StreamEvent {
+  readonly logId: number;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+/** A node's refusal as a typed error: `code` is the protocol's stable number. */
+export function errorFromBody(body: unknown, status: number): ProtocolError {
+  const b = body as Partial<ErrorBody> | null;
+  if (b !== null && typeof b === "object" && isErrorCode(b.code)) {
+    return new ProtocolError(b.code, (b.context ?? {}) as never);
+  }
+  return new ProtocolError(ErrorCode.INTERNAL, { reference: `HTTP ${status}` });
+}
+
+/** The node could not be reached: actions stay queued and are sent when it returns. */
+export function isUnavailable(e: unknown): boolean {
+  return e instanceof ProtocolError && e.code === ErrorCode.UNAVAILABLE;
+}
+
+export interface PageQuery {
+  readonly cursor?: string | null | undefined;
+  readonly limit?: number | undefined;
+}
+
+function query(q: PageQuery = {}): string {
+  const params = new URLSearchParams();
+  if (q.cursor !== undefined && q.cursor !== null) params.set("cursor", q.cursor);
+  if (q.limit !== undefined) params.set("limit", String(q.limit));
+  const s = params.toString();
+  return s === "" ? "" : `?${s}`;
+}
+
+/** A thin, typed HTTP client for one Sesame node. */
+export class NodeApi {
+  constructor(
+    readonly baseUrl: string,
+    private readonly fetchImpl: typeof fetch = (...a) => globalThis.fetch(...a),
+  ) {}
+
+  async #request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.baseUrl}${path}`, {
+        method,
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (e) {
+      throw new ProtocolError(ErrorCode.UNAVAILABLE, {
+        reason: `cannot reach ${this.baseUrl}: ${(e as Error).message}`,
+      });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      throw new ProtocolError(ErrorCode.UNAVAILABLE, {
+        reason: `the node answered HTTP ${res.status} without JSON`,
+      });
+    }
+    if (!res.ok) {
+      if (
+        res.status >= 502 &&
+        res.status <= 504 &&
+        !isErrorCode((json as ErrorBody | undefined)?.code)
+      ) {
+        throw new ProtocolError(ErrorCode.UNAVAILABLE, { reason: `HTTP ${res.status}` });
+      }
+      throw errorFromBody(json, res.status);
+    }
+    return json as T;
+  }
+
+  postGrant(grant: SignedGrant) {
+    return this.#request<{
+      id: string;
+      wallet: string;
+      status: string;
+      duplicate: boolean;
+      logId: number;
+    }>("POST", "/v1/grants", grant);
+  }
+
+  /** One action: resolves with the stored id, rejects with the refusal. */
+  postAction(action: SignedAction) {
+    return this.#request<Extract<ItemResult, { ok: true }>>("POST", "/v1/actions", action);
+  }
+
+  async postActions(actions: readonly SignedAction[]): Promise<ItemResult[]> {
+    return (await this.#request<{ results: ItemResult[] }>("POST", "/v1/actions", { actions }))
+      .results;
+  }
+
+  postRevocation(revocation: SignedRevocation) {
+    return this.#request<{ id: string; revoked: string[]; duplicate: boolean; logId: number }>(
+      "POST",
+      "/v1/revocations",
+      revocation,
+    );
+  }
+
+  postEquivocation(proof: { a: SignedAction; b: SignedAction }) {
+    return this.#request<{ id: string; grant: string; by: string; duplicate: boolean }>(
+      "POST",
+      "/v1/equivocations",
+      proof,
+    );
+  }
+
+  feed(q?: PageQuery) {
+    return this.#request<Page<ServedPost>>("GET", `/v1/feed${query(q)}`);
+  }
+
+  followingFeed(wallet: string, q?: PageQuery) {
+    return this.#request<Page<ServedPost>>(
+      "GET",
+      `/v1/wallets/${wallet}/following-feed${query(q)}`,
+    );
+  }
+
+  walletPosts(wallet: string, q?: PageQuery) {
+    return this.#request<Page<ServedPost>>("GET", `/v1/wallets/${wallet}/posts${query(q)}`);
+  }
+
+  post(id: string) {
+    return this.#request<ServedPost>("GET", `/v1/posts/${id}`);
+  }
+
+  thread(id: string, q?: PageQuery) {
+    return this.#request<{ root: ServedPost; replies: Page<ServedPost> }>(
+      "GET",
+      `/v1/posts/${id}/thread${query(q)}`,
+    );
+  }
+
+  reactions(id: string) {
+    return this.#request<{
+      counts: Record<string, number>;
+      items: { wallet: string; reaction: string; ts: number; action: string }[];
+    }>("GET", `/v1/posts/${id}/reactions`);
+  }
+
+  profile(wallet: string) {
+    return this.#request<ServedProfile>("GET", `/v1/wallets/${wallet}/profile`);
+  }
+
+  async sessions(wallet: string): Promise<ServedSession[]> {
+    return (
+      await this.#request<{ items: ServedSession[] }>("GET", `/v1/wallets/${wallet}/sessions`)
+    ).items;
+  }
+
+  grant(id: string) {
+    return this.#request<StoredGrant>("GET", `/v1/grants/${id}`);
+  }
+
+  /** `signRequest` signs the exact method and path (docs/PROTOCOL.md, signed requests). */
+  async inbox(
+    wallet: string,
+    signRequest: (method: string, path: string) => Promise<string>,
+    q?: PageQuery,
+  ) {
+    const path = `/v1/wallets/${wallet}/inbox${query(q)}`;
+    return await this.#request<Page<ServedAction>>("GET", path, undefined, {
+      "sesame-request": await signRequest("GET", path),
+    });
+  }
+
+  health() {
+    return this.#request<{ status: string; engine: string; network: string; chain: string }>(
+      "GET",
+      "/health",
+    );
+  }
+
+  /**
+   * Follows the node's live stream (server-sent events) from `after`, reconnecting with
+   * the last event id until `signal` aborts. Works in browsers and Node (fetch streams).
+   */
+  async stream(
+    onEvent: (e: StreamEvent) => void,
+    options: { after?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    let lastId = options.after;
+    const stopped = () => options.signal?.aborted === true;
+    while (!stopped()) {
+      try {
+        const res = await this.fetchImpl(
+          `${this.baseUrl}/v1/stream${lastId === undefined ? "" : `?after=${lastId}`}`,
+          {
+            headers: {
+              accept: "text/event-stream",
+              ...(lastId === undefined ? {} : { "last-event-id": String(lastId) }),
+            },
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+          },
+        );
+        if (res.body === null) throw new Error("no stream body");
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end = buffer.indexOf("\n\n");
+          while (end >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            end = buffer.indexOf("\n\n");
+            let id: number | undefined;
+            let type = "message";
+            let data = "";
+            for (const line of block.split("\n")) {
+              if (line.startsWith("id: ")) id = Number(line.slice(4));
+              else if (line.startsWith("event: ")) type = line.slice(7);
+              else if (line.startsWith("data: ")) data += line.slice(6);
+            }
+            if (id === undefined || data === "") continue;
+            lastId = id;
+            onEvent({ logId: id, type, data: JSON.parse(data) });
+          }
+        }
+      } catch {
+        // Aborted, or the connection dropped: the loop condition decides.
+      }
+      if (stopped()) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}

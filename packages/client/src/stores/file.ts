@@ -1,0 +1,239 @@
+import { randomBytes, scryptSync } from "node:crypto";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import {
+  type EncryptionPublicKey,
+  type Scope,
+  type SessionPublicKey,
+  type SignedAction,
+  toBase58,
+  utf8,
+} from "@sesame/protocol";
+import { advance, type SessionKeys, type SessionRecord, type SessionStore } from "../keys.js";
+
+/** scrypt cost: 2^15 × 8 × 1 takes ~50-100 ms here, and 32 MiB of memory per guess. */
+const KDF = Object.freeze({ name: "scrypt", N: 32768, r: 8, p: 1 });
+
+interface EncryptedKey {
+  readonly sessionKey: string;
+  readonly encryptionKey: string;
+  /** base64 of nonce (24) || XChaCha20-Poly1305(seed (32) || x25519 secret (32)). */
+  readonly sealed: string;
+}
+
+interface KeystoreFile {
+  readonly version: 1;
+  readonly kdf: typeof KDF & { readonly salt: string };
+  readonly keys: Record<string, EncryptedKey>;
+  readonly records: Record<string, SessionRecord>;
+}
+
+function nodeKeys(seed: Uint8Array, dhSecret: Uint8Array): SessionKeys {
+  return Object.freeze({
+    sessionKey: toBase58(ed25519.getPublicKey(seed)) as SessionPublicKey,
+    encryptionKey: toBase58(x25519.getPublicKey(dhSecret)) as EncryptionPublicKey,
+    async sign(message: Uint8Array) {
+      return ed25519.sign(message, seed);
+    },
+    async agree(publicKey: Uint8Array) {
+      return x25519.getSharedSecret(dhSecret, publicKey);
+    },
+  });
+}
+
+/**
+ * Session keys in an encrypted keystore file (mode 0600): each key's secrets sealed with
+ * XChaCha20-Poly1305 under a key stretched from a passphrase with scrypt, bound to the
+ * key's id. Every change is written to a temporary file, fsynced and renamed over the
+ * old one, under a lock file, so a crash leaves either the old or the new file whole and
+ * two processes never interleave their read-modify-write.
+ */
+export class FileSessionStore implements SessionStore {
+  #aead: Uint8Array | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly passphrase: string,
+  ) {
+    if (passphrase.length === 0) throw new Error("the keystore needs a non-empty passphrase");
+  }
+
+  #read(): KeystoreFile {
+    try {
+      return JSON.parse(readFileSync(this.path, "utf8")) as KeystoreFile;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      return {
+        version: 1,
+        kdf: { ...KDF, salt: randomBytes(16).toString("base64") },
+        keys: {},
+        records: {},
+      };
+    }
+  }
+
+  #write(file: KeystoreFile): void {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+    const dir = openSync(dirname(this.path), "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  }
+
+  /** Runs a read-modify-write under an exclusive lock file. */
+  #locked<T>(change: (file: KeystoreFile) => { file?: KeystoreFile; result: T }): T {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const lock = `${this.path}.lock`;
+    const deadline = Date.now() + 10_000;
+    let fd: number | undefined;
+    while (fd === undefined) {
+      try {
+        fd = openSync(lock, "wx", 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST" || Date.now() > deadline) throw e;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+    }
+    try {
+      const { file, result } = change(this.#read());
+      if (file !== undefined) this.#write(file);
+      return result;
+    } finally {
+      closeSync(fd);
+      rmSync(lock, { force: true });
+    }
+  }
+
+  #key(file: KeystoreFile): Uint8Array {
+    this.#aead ??= new Uint8Array(
+      scryptSync(this.passphrase, Buffer.from(file.kdf.salt, "base64"), 32, {
+        N: file.kdf.N,
+        r: file.kdf.r,
+        p: file.kdf.p,
+        maxmem: 64 * 1024 * 1024,
+      }),
+    );
+    return this.#aead;
+  }
+
+  async generateKeys(): Promise<{ keyId: string; keys: SessionKeys }> {
+    const seed = randomBytes(32);
+    const dh = randomBytes(32);
+    const keys = nodeKeys(seed, dh);
+    const keyId = keys.sessionKey;
+    this.#locked((file) => {
+      const nonce = randomBytes(24);
+      const secret = new Uint8Array(64);
+      secret.set(seed, 0);
+      secret.set(dh, 32);
+      const sealed = xchacha20poly1305(this.#key(file), nonce, utf8(keyId)).encrypt(secret);
+      secret.fill(0);
+      const entry: EncryptedKey = {
+        sessionKey: keys.sessionKey,
+        encryptionKey: keys.encryptionKey,
+        sealed: Buffer.concat([nonce, sealed]).toString("base64"),
+      };
+      return { file: { ...file, keys: { ...file.keys, [keyId]: entry } }, result: undefined };
+    });
+    return { keyId, keys };
+  }
+
+  async loadKeys(keyId: string): Promise<SessionKeys | undefined> {
+    const file = this.#read();
+    const entry = file.keys[keyId];
+    if (entry === undefined) return undefined;
+    const raw = Buffer.from(entry.sealed, "base64");
+    let secret: Uint8Array;
+    try {
+      secret = xchacha20poly1305(this.#key(file), raw.subarray(0, 24), utf8(keyId)).decrypt(
+        raw.subarray(24),
+      );
+    } catch {
+      throw new Error("the keystore passphrase is wrong, or the keystore was altered");
+    }
+    return nodeKeys(secret.slice(0, 32), secret.slice(32, 64));
+  }
+
+  async destroyKeys(keyId: string): Promise<void> {
+    this.#locked((file) => {
+      const { [keyId]: _gone, ...keys } = file.keys;
+      return { file: { ...file, keys }, result: undefined };
+    });
+  }
+
+  async getRecord(slot: string): Promise<SessionRecord | undefined> {
+    return this.#read().records[slot];
+  }
+
+  async putRecord(slot: string, record: SessionRecord): Promise<void> {
+    this.#locked((file) => ({
+      file: { ...file, records: { ...file.records, [slot]: record } },
+      result: undefined,
+    }));
+  }
+
+  async deleteRecord(slot: string): Promise<void> {
+    this.#locked((file) => {
+      const { [slot]: _gone, ...records } = file.records;
+      return { file: { ...file, records }, result: undefined };
+    });
+  }
+
+  async listSlots(): Promise<string[]> {
+    return Object.keys(this.#read().records);
+  }
+
+  #update(slot: string, change: (r: SessionRecord) => SessionRecord): void {
+    this.#locked((file) => {
+      const current = file.records[slot];
+      if (current === undefined) throw new Error(`no session record in slot ${slot}`);
+      return {
+        file: { ...file, records: { ...file.records, [slot]: change(current) } },
+        result: undefined,
+      };
+    });
+  }
+
+  async reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
+    let taken = { seq: 0, ord: 0 };
+    this.#update(slot, (r) => {
+      const a = advance(r, scope);
+      taken = { seq: a.seq, ord: a.ord };
+      return a.record;
+    });
+    return taken;
+  }
+
+  async enqueue(slot: string, action: SignedAction): Promise<void> {
+    this.#update(slot, (r) => ({ ...r, outbox: [...r.outbox, action] }));
+  }
+
+  async dequeue(slot: string, actionSignature: string): Promise<void> {
+    this.#update(slot, (r) => ({
+      ...r,
+      outbox: r.outbox.filter((a) => a.signature !== actionSignature),
+    }));
+  }
+}

@@ -1,0 +1,86 @@
+import "fake-indexeddb/auto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNode } from "@sesame/node";
+import { ErrorCode, isProtocolError } from "@sesame/protocol";
+import { nodeEd25519 } from "@sesame/protocol/node-crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IndexedDbSessionStore, NodeApi, SessionManager, SocialClient } from "../src/index.js";
+import { createKeypairFile, keypairWallet } from "../src/node.js";
+
+const CONTEXT = { chain: "solana:localnet", network: "sesame-test" };
+
+describe("a session from the SDK against a real node", () => {
+  let node: Awaited<ReturnType<typeof createNode>>;
+  let base: string;
+  beforeAll(async () => {
+    node = await createNode({ config: { verify: CONTEXT } });
+    base = await node.app.listen({ port: 0, host: "127.0.0.1" });
+  });
+  afterAll(async () => node.close());
+
+  function client(label: string) {
+    const dir = mkdtempSync(join(tmpdir(), "sesame-client-"));
+    const path = join(dir, "wallet.json");
+    const address = createKeypairFile(path);
+    let prompts = 0;
+    const wallet = keypairWallet(path, () => prompts++);
+    const store = new IndexedDbSessionStore(`sesame-${label}-${Math.random()}`);
+    const api = new NodeApi(base);
+    const manager = new SessionManager({
+      store,
+      api,
+      walletAddress: address,
+      wallet,
+      app: {
+        domain: "app.sesame.test",
+        uri: "https://app.sesame.test/",
+        device: label,
+        ...CONTEXT,
+      },
+    });
+    const social = new SocialClient({
+      manager,
+      store,
+      api,
+      backend: nodeEd25519(),
+      context: CONTEXT,
+    });
+    return { manager, social, prompts: () => prompts, address };
+  }
+
+  it("posts 100 times on one wallet prompt, then a revoked session is refused", async () => {
+    const alice = client("alice");
+    await alice.manager.start({
+      scopes: ["post", "dm"],
+      limits: { post: { total: 200, perHour: null }, dm: { total: 100, perHour: null } },
+      durationMs: 3_600_000,
+    });
+    expect(alice.prompts()).toBe(1);
+    for (let i = 0; i < 100; i++) {
+      const r = await alice.social.post(`post ${i}`);
+      expect(r.status).toBe("accepted");
+    }
+    expect(alice.prompts()).toBe(1);
+    const feed = await alice.social.feed({ limit: 100 });
+    expect(feed.items.length).toBe(100);
+    expect(feed.rejected).toBe(0);
+
+    const bob = client("bob");
+    await bob.manager.start({
+      scopes: ["dm"],
+      limits: { dm: { total: 10, perHour: null } },
+      durationMs: 3_600_000,
+    });
+    await alice.social.sendDm(bob.address, "hello bob, only you can read this");
+    const inbox = await bob.social.inbox();
+    expect(inbox.items[0]?.message?.text).toBe("hello bob, only you can read this");
+
+    await alice.manager.revoke();
+    expect(alice.prompts()).toBe(2);
+    await expect(alice.social.post("after revoke")).rejects.toSatisfy(
+      (e) => isProtocolError(e) && e.code === ErrorCode.SESSION_REVOKED,
+    );
+  });
+});
