@@ -50,6 +50,15 @@ export interface FundingHook {
   send(signedWire: Uint8Array): Promise<void>;
 }
 
+export interface PreparedSession {
+  readonly keyId: string;
+  readonly keys: SessionKeys;
+  readonly grant: Grant;
+  /** Exactly what the wallet will sign. */
+  readonly text: string;
+  readonly policy: SessionPolicy;
+}
+
 export interface ActiveSession {
   readonly slot: string;
   readonly grantId: GrantId;
@@ -149,17 +158,28 @@ export class SessionManager {
   }
 
   /**
-   * Starts a session: fresh keys, the grant text, ONE wallet prompt (a message, or the
-   * funded START transaction), registration with the node, then the record is saved.
-   * `onGrant` sees the exact text before the wallet is asked.
+   * Prepares a session without any prompt: fresh keys and the exact grant text the
+   * wallet will be asked to sign, for the consent screen. `confirm` then asks the wallet
+   * once; `discard` throws the keys away.
    */
-  async start(policy: SessionPolicy, onGrant?: (text: string) => void): Promise<ActiveSession> {
+  async prepare(policy: SessionPolicy): Promise<PreparedSession> {
+    const { keyId, keys } = await this.options.store.generateKeys();
+    const grant = this.preview(policy, keys);
+    return Object.freeze({ keyId, keys, grant, text: grantToText(grant), policy });
+  }
+
+  async discard(prepared: PreparedSession): Promise<void> {
+    await this.options.store.destroyKeys(prepared.keyId);
+  }
+
+  /**
+   * Asks the wallet ONCE (a message, or the funded START transaction), registers the
+   * grant with the node, then saves the session.
+   */
+  async confirm(prepared: PreparedSession): Promise<ActiveSession> {
     const wallet = this.#requireWallet();
     const { store, api } = this.options;
-    const { keyId, keys } = await store.generateKeys();
-    const grant = this.preview(policy, keys);
-    const text = grantToText(grant);
-    onGrant?.(text);
+    const { keyId, keys, grant, text, policy } = prepared;
     let signature: string;
     let transaction: string | null = null;
     const funded = policy.scopes.includes("tip") && this.options.funding !== undefined;
@@ -192,13 +212,28 @@ export class SessionManager {
       expirationTime: grant.expirationTime,
       nextSeq: 1,
       nextOrd: {},
-      outbox: [],
+      // What the replaced session signed but could not deliver yet stays queued: those are
+      // complete signed messages, valid under their own grant, and need no key to be sent.
+      outbox: previous?.outbox ?? [],
     };
     await store.putRecord(this.slot, record);
     // The replaced session's keys are of no further use on this device.
-    if (previous !== undefined && previous.outbox.length === 0)
+    if (previous !== undefined && previous.keyId !== keyId) {
       await store.destroyKeys(previous.keyId);
+    }
     return { slot: this.slot, grantId: record.grantId, grant, keys, record };
+  }
+
+  /** prepare + confirm: one wallet prompt. `onGrant` sees the exact text first. */
+  async start(policy: SessionPolicy, onGrant?: (text: string) => void): Promise<ActiveSession> {
+    const prepared = await this.prepare(policy);
+    try {
+      onGrant?.(prepared.text);
+    } catch (e) {
+      await this.discard(prepared);
+      throw e;
+    }
+    return await this.confirm(prepared);
   }
 
   /** What this device knows of its session for this app and wallet (no prompt). */

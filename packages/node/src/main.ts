@@ -4,8 +4,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createNode } from "./node.js";
 import { seedDemo } from "./seed.js";
+import { serveWebApp } from "./web.js";
 
 const env = process.env;
 const port = Number(env.PORT ?? 8787);
@@ -33,11 +35,18 @@ if (env.SESAME_SEED !== "0") {
     );
 }
 
+const webDir = resolve(
+  env.SESAME_WEB_DIR ?? fileURLToPath(new URL("../../../apps/web/dist", import.meta.url)),
+);
+const web = await serveWebApp(node.app, webDir);
+
 await node.app.listen({ port, host });
 const base = `http://${host}:${port}`;
 console.log(
   `Sesame node on ${node.ctx.storage.engine === "pglite" ? `PGlite (${dataDir})` : "PostgreSQL"}`,
 );
+if (web) console.log(`  web app   ${base}/`);
+else console.log(`  (no web app build in ${webDir}: run npm run build)`);
 console.log(`  API       ${base}/v1/feed`);
 console.log(`  stream    ${base}/v1/stream`);
 console.log(`  OpenAPI   ${base}/openapi.json`);

@@ -1,0 +1,824 @@
+import type {
+  PreparedSession,
+  ReadDm,
+  ServedPost,
+  ServedProfile,
+  ServedSession,
+} from "@sesame/client";
+import { SCOPES, type Scope } from "@sesame/protocol";
+import { getWallets, type Wallet as StandardWallet } from "@wallet-standard/core";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { type ApprovalRequest, signatureCount } from "./dev-wallet.js";
+import {
+  connectSesame,
+  DEFAULT_POLICY,
+  explain,
+  nodeInfo,
+  SCOPE_LABELS,
+  type Sesame,
+} from "./sesame.js";
+
+type Page =
+  | { name: "home"; feed: "global" | "following" }
+  | { name: "thread"; id: string }
+  | { name: "messages" }
+  | { name: "profile"; wallet: string }
+  | { name: "sessions" };
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
+}
+
+function short(wallet: string): string {
+  return `${wallet.slice(0, 4)}…${wallet.slice(-4)}`;
+}
+
+/** The dev wallet's approval dialog, driven by the wallet through `pending`. */
+export function ApprovalDialog(props: {
+  request: ApprovalRequest;
+  onAnswer: (ok: boolean) => void;
+}) {
+  const approve = useRef<HTMLButtonElement>(null);
+  useEffect(() => approve.current?.focus(), []);
+  return (
+    <div className="overlay">
+      <div
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="wallet-title"
+        className="dialog"
+        data-testid="wallet-dialog"
+      >
+        <h2 id="wallet-title">Sesame Dev Wallet</h2>
+        <p>
+          {props.request.kind === "message"
+            ? "This app asks you to sign this message:"
+            : "This app asks you to sign a transaction:"}
+        </p>
+        <pre data-testid="wallet-message">{props.request.text}</pre>
+        <div className="row">
+          <button type="button" onClick={() => props.onAnswer(false)}>
+            Reject
+          </button>
+          <button
+            type="button"
+            className="primary"
+            ref={approve}
+            onClick={() => props.onAnswer(true)}
+          >
+            Approve
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string | undefined }) {
+  const { manager } = props.sesame;
+  const [scopes, setScopes] = useState<Scope[]>([...DEFAULT_POLICY.scopes]);
+  const [hours, setHours] = useState(24);
+  const [limits, setLimits] = useState(DEFAULT_POLICY.limits);
+  const [prepared, setPrepared] = useState<PreparedSession | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const confirmed = useRef<PreparedSession | null>(null);
+  const policy = useMemo(
+    () => ({
+      scopes: SCOPES.filter((s) => scopes.includes(s) && s !== "tip"),
+      limits,
+      durationMs: hours * 3_600_000,
+    }),
+    [scopes, limits, hours],
+  );
+
+  useEffect(() => {
+    let live = true;
+    let made: PreparedSession | null = null;
+    void manager.prepare(policy).then(
+      (p) => {
+        made = p;
+        if (live) setPrepared(p);
+        else void manager.discard(p);
+      },
+      (e: unknown) => setError(explain(e).message),
+    );
+    return () => {
+      live = false;
+      // Keys of a confirmed session are the session's now; only unused ones are thrown away.
+      if (made !== null && made !== confirmed.current) void manager.discard(made);
+    };
+  }, [manager, policy]);
+
+  const setLimit = (scope: Scope, field: "total" | "perHour", value: string) => {
+    const n = value === "" ? null : Math.max(1, Math.floor(Number(value)));
+    setLimits({
+      ...limits,
+      [scope]: { ...(limits[scope] ?? { total: null, perHour: null }), [field]: n },
+    });
+  };
+
+  const start = async () => {
+    if (prepared === null) return;
+    setBusy(true);
+    setError(null);
+    try {
+      confirmed.current = prepared;
+      await manager.confirm(prepared);
+      props.onStarted();
+    } catch (e) {
+      confirmed.current = null;
+      setError(explain(e).message);
+      setPrepared(null);
+      setScopes([...scopes]);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="consent-title" className="card">
+      <h2 id="consent-title">Start a session</h2>
+      {props.reason !== undefined && <p className="notice">{props.reason}</p>}
+      <p>
+        Choose what this app may do without asking you again. Your wallet signs once; the session
+        key can do nothing else.
+      </p>
+      <fieldset>
+        <legend>Permissions and limits</legend>
+        <table className="limits">
+          <thead>
+            <tr>
+              <th scope="col">Allow</th>
+              <th scope="col">At most in total</th>
+              <th scope="col">At most per hour</th>
+            </tr>
+          </thead>
+          <tbody>
+            {SCOPES.filter((s) => s !== "tip").map((scope) => (
+              <tr key={scope}>
+                <td>
+                  <label>
+                    <input
+                      type="checkbox"
+                      checked={scopes.includes(scope)}
+                      onChange={(e) =>
+                        setScopes(
+                          e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope),
+                        )
+                      }
+                    />{" "}
+                    {SCOPE_LABELS[scope]}
+                  </label>
+                </td>
+                <td>
+                  <input
+                    aria-label={`${SCOPE_LABELS[scope]}: at most in total`}
+                    type="number"
+                    min={1}
+                    value={limits[scope]?.total ?? ""}
+                    placeholder="no limit"
+                    onChange={(e) => setLimit(scope, "total", e.target.value)}
+                  />
+                </td>
+                <td>
+                  <input
+                    aria-label={`${SCOPE_LABELS[scope]}: at most per hour`}
+                    type="number"
+                    min={1}
+                    value={limits[scope]?.perHour ?? ""}
+                    placeholder="no limit"
+                    onChange={(e) => setLimit(scope, "perHour", e.target.value)}
+                  />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </fieldset>
+      <label>
+        Duration{" "}
+        <select value={hours} onChange={(e) => setHours(Number(e.target.value))}>
+          <option value={1}>1 hour</option>
+          <option value={24}>1 day</option>
+          <option value={168}>7 days</option>
+          <option value={720}>30 days</option>
+        </select>
+      </label>
+      <h3>Exactly what your wallet will sign</h3>
+      <pre className="grant" data-testid="consent-text" aria-live="polite">
+        {prepared?.text ?? "…"}
+      </pre>
+      {error !== null && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <button
+        type="button"
+        className="primary"
+        disabled={prepared === null || busy || policy.scopes.length === 0}
+        onClick={() => void start()}
+      >
+        Sign once with your wallet and start
+      </button>
+    </section>
+  );
+}
+
+function PostCard(props: {
+  post: ServedPost;
+  sesame: Sesame;
+  open: (id: string) => void;
+  profile: (w: string) => void;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+}) {
+  const { post, sesame } = props;
+  const body = (post.payload as { body: { text: string } }).body;
+  const [replying, setReplying] = useState(false);
+  const [text, setText] = useState("");
+  return (
+    <article className="post" data-testid="post" aria-label={`Post by ${short(post.wallet)}`}>
+      <header>
+        <button type="button" className="link" onClick={() => props.profile(post.wallet)}>
+          {short(post.wallet)}
+        </button>{" "}
+        <span className="muted">{ago(post.receivedAt)}</span>
+      </header>
+      <p className="text">{body.text}</p>
+      <footer className="row">
+        <button
+          type="button"
+          onClick={() => void props.act(() => sesame.social.react(post.id, "like"))}
+          aria-label="Like"
+        >
+          ♥ {post.reactions.like ?? 0}
+        </button>
+        <button type="button" onClick={() => setReplying(!replying)} aria-expanded={replying}>
+          Reply
+        </button>
+        <button type="button" className="link" onClick={() => props.open(post.id)}>
+          {post.replies} {post.replies === 1 ? "reply" : "replies"}
+        </button>
+        {post.wallet !== sesame.wallet && (
+          <button
+            type="button"
+            onClick={() => void props.act(() => sesame.social.follow(post.wallet))}
+          >
+            Follow
+          </button>
+        )}
+      </footer>
+      {replying && (
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void props.act(async () => {
+              await sesame.social.reply(post.id, text);
+              setText("");
+              setReplying(false);
+            });
+          }}
+        >
+          <label className="grow">
+            <span className="sr-only">Your reply</span>
+            <input
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              placeholder="Write a reply"
+              required
+              maxLength={1024}
+            />
+          </label>
+          <button type="submit">Send reply</button>
+        </form>
+      )}
+    </article>
+  );
+}
+
+function Home(props: {
+  sesame: Sesame;
+  feed: "global" | "following";
+  tick: number;
+  go: (p: Page) => void;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+}) {
+  const { sesame } = props;
+  const [posts, setPosts] = useState<ServedPost[]>([]);
+  const [text, setText] = useState("");
+  useEffect(() => {
+    const load =
+      props.feed === "global"
+        ? sesame.social.feed({ limit: 50 })
+        : sesame.social.followingFeed({ limit: 50 });
+    void load.then(
+      (p) => setPosts(p.items),
+      () => undefined,
+    );
+  }, [sesame, props.feed, props.tick]);
+  return (
+    <>
+      <form
+        className="card composer"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void props.act(async () => {
+            await sesame.social.post(text);
+            setText("");
+          });
+        }}
+      >
+        <label htmlFor="composer">What's happening?</label>
+        <textarea
+          id="composer"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          maxLength={1024}
+          required
+          rows={3}
+        />
+        <button type="submit" className="primary">
+          Post
+        </button>
+      </form>
+      <nav className="tabs" aria-label="Feeds">
+        <button
+          type="button"
+          aria-pressed={props.feed === "global"}
+          onClick={() => props.go({ name: "home", feed: "global" })}
+        >
+          Everyone
+        </button>
+        <button
+          type="button"
+          aria-pressed={props.feed === "following"}
+          onClick={() => props.go({ name: "home", feed: "following" })}
+        >
+          Following
+        </button>
+      </nav>
+      <div aria-live="polite" data-testid="feed">
+        {posts.length === 0 && <p className="muted">Nothing here yet.</p>}
+        {posts.map((p) => (
+          <PostCard
+            key={p.id}
+            post={p}
+            sesame={sesame}
+            open={(id) => props.go({ name: "thread", id })}
+            profile={(w) => props.go({ name: "profile", wallet: w })}
+            act={props.act}
+          />
+        ))}
+      </div>
+    </>
+  );
+}
+
+function Thread(props: {
+  sesame: Sesame;
+  id: string;
+  tick: number;
+  go: (p: Page) => void;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+}) {
+  const [thread, setThread] = useState<{ root: ServedPost; replies: ServedPost[] } | null>(null);
+  useEffect(() => {
+    void props.sesame.social.thread(props.id).then(
+      (t) => setThread({ root: t.root, replies: t.replies.items }),
+      () => undefined,
+    );
+  }, [props.sesame, props.id, props.tick]);
+  if (thread === null) return <p>Loading…</p>;
+  const card = (p: ServedPost) => (
+    <PostCard
+      key={p.id}
+      post={p}
+      sesame={props.sesame}
+      open={(id) => props.go({ name: "thread", id })}
+      profile={(w) => props.go({ name: "profile", wallet: w })}
+      act={props.act}
+    />
+  );
+  return (
+    <section aria-label="Thread">
+      {card(thread.root)}
+      <div className="replies">{thread.replies.map(card)}</div>
+    </section>
+  );
+}
+
+function Profile(props: {
+  sesame: Sesame;
+  wallet: string;
+  tick: number;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+}) {
+  const [profile, setProfile] = useState<ServedProfile | null>(null);
+  const [name, setName] = useState("");
+  const [bio, setBio] = useState("");
+  const mine = props.wallet === props.sesame.wallet;
+  useEffect(() => {
+    void props.sesame.social.profile(props.wallet).then((p) => {
+      setProfile(p);
+      setName(p.displayName);
+      setBio(p.bio);
+    });
+  }, [props.sesame, props.wallet, props.tick]);
+  if (profile === null) return <p>Loading…</p>;
+  return (
+    <section className="card" aria-labelledby="profile-title">
+      <h2 id="profile-title">{profile.displayName || short(profile.wallet)}</h2>
+      <p className="mono">{profile.wallet}</p>
+      <p>{profile.bio}</p>
+      <p>
+        <strong>{profile.posts}</strong> posts · <strong>{profile.followers}</strong> followers ·{" "}
+        <strong>{profile.following}</strong> following
+      </p>
+      {mine && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void props.act(() => props.sesame.social.setProfile({ displayName: name, bio }));
+          }}
+        >
+          <label>
+            Display name{" "}
+            <input value={name} onChange={(e) => setName(e.target.value)} maxLength={64} />
+          </label>
+          <label>
+            Bio{" "}
+            <textarea
+              value={bio}
+              onChange={(e) => setBio(e.target.value)}
+              maxLength={280}
+              rows={2}
+            />
+          </label>
+          <button type="submit">Save profile</button>
+        </form>
+      )}
+      {!mine && (
+        <button
+          type="button"
+          onClick={() => void props.act(() => props.sesame.social.follow(props.wallet))}
+        >
+          Follow
+        </button>
+      )}
+    </section>
+  );
+}
+
+function Messages(props: {
+  sesame: Sesame;
+  tick: number;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+}) {
+  const [to, setTo] = useState("");
+  const [text, setText] = useState("");
+  const [messages, setMessages] = useState<ReadDm[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    void props.sesame.social.inbox({ limit: 50 }).then(
+      (p) => setMessages(p.items),
+      (e: unknown) => setError(explain(e).message),
+    );
+  }, [props.sesame, props.tick]);
+  return (
+    <section className="card" aria-labelledby="dm-title">
+      <h2 id="dm-title">Direct messages</h2>
+      <p className="muted">
+        End-to-end encrypted to the recipient's live sessions; decrypted only here, in your browser.
+      </p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void props.act(async () => {
+            await props.sesame.social.sendDm(to.trim(), text);
+            setText("");
+          });
+        }}
+      >
+        <label>
+          To (wallet address){" "}
+          <input value={to} onChange={(e) => setTo(e.target.value)} required className="mono" />
+        </label>
+        <label>
+          Message{" "}
+          <textarea value={text} onChange={(e) => setText(e.target.value)} required rows={2} />
+        </label>
+        <button type="submit">Send encrypted</button>
+      </form>
+      {error !== null && <p className="error">{error}</p>}
+      <ul className="messages" data-testid="inbox">
+        {messages.map((m) => (
+          <li key={m.id}>
+            <span className="muted">
+              {m.from === props.sesame.wallet ? `to ${short(m.to)}` : `from ${short(m.from)}`} ·{" "}
+              {ago(m.at)}
+            </span>
+            <p data-testid="dm-text">{m.message?.text ?? "(not encrypted for this session)"}</p>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function Sessions(props: {
+  sesame: Sesame;
+  tick: number;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+  onRevokedSelf: () => void;
+}) {
+  const [items, setItems] = useState<ServedSession[]>([]);
+  const [current, setCurrent] = useState<string | null>(null);
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    void props.sesame.manager.list().then(setItems);
+    void props.sesame.manager.resume().then((s) => setCurrent(s?.grantId ?? null));
+  }, [props.sesame, props.tick, version]);
+  const revoke = (grant?: string) =>
+    void props.act(async () => {
+      if (grant === undefined) await props.sesame.manager.revokeAll();
+      else await props.sesame.manager.revoke(grant as never);
+      setVersion((v) => v + 1);
+      if (grant === undefined || grant === current) props.onRevokedSelf();
+    });
+  return (
+    <section className="card" aria-labelledby="sessions-title">
+      <h2 id="sessions-title">Sessions</h2>
+      <p className="muted">
+        Every session of this wallet, on every app and device. Revoking takes one wallet signature
+        and applies at once.
+      </p>
+      <button type="button" className="danger" onClick={() => revoke()}>
+        Revoke all sessions
+      </button>
+      <ul className="sessions" data-testid="sessions">
+        {items.map((s) => (
+          <li key={s.grant} data-testid="session" data-status={s.status}>
+            <header>
+              <strong>{s.app}</strong> · {s.device} {s.grant === current && <em>(this device)</em>}{" "}
+              · <span className={`status ${s.status}`}>{s.status}</span>
+            </header>
+            <p>
+              Expires {new Date(s.expirationTime).toLocaleString()} · issued {ago(s.issuedAt)}
+            </p>
+            <table className="limits">
+              <thead>
+                <tr>
+                  <th scope="col">Scope</th>
+                  <th scope="col">Used</th>
+                  <th scope="col">Cap</th>
+                  <th scope="col">Per hour</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.scopes.map((scope) => {
+                  const l = (
+                    s.limits as Record<string, { total: number | null; perHour: number | null }>
+                  )[scope];
+                  return (
+                    <tr key={scope}>
+                      <td>{scope}</td>
+                      <td>{s.used[scope] ?? 0}</td>
+                      <td>{l?.total ?? "—"}</td>
+                      <td>{l?.perHour ?? "—"}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            {s.status !== "revoked" && (
+              <button
+                type="button"
+                className="danger"
+                onClick={() => revoke(s.grant)}
+                aria-label={`Revoke session on ${s.device}`}
+              >
+                Revoke
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export function App(props: {
+  pendingApproval: { request: ApprovalRequest; answer: (ok: boolean) => void } | null;
+}) {
+  const [wallets, setWallets] = useState<readonly StandardWallet[]>(() => getWallets().get());
+  const [sesame, setSesame] = useState<Sesame | null>(null);
+  const [state, setState] = useState<"connect" | "consent" | "app">("connect");
+  const [reason, setReason] = useState<string | undefined>(undefined);
+  const [page, setPage] = useState<Page>({ name: "home", feed: "global" });
+  const [tick, setTick] = useState(0);
+  const [status, setStatus] = useState<{ message: string; action?: "renew" | "restart" } | null>(
+    null,
+  );
+  const [signatures, setSignatures] = useState(signatureCount());
+
+  useEffect(() => {
+    const api = getWallets();
+    const off = [
+      api.on("register", () => setWallets(api.get())),
+      api.on("unregister", () => setWallets(api.get())),
+    ];
+    const onSigned = () => setSignatures(signatureCount());
+    window.addEventListener("sesame-dev-wallet-signed", onSigned);
+    return () => {
+      for (const f of off) f();
+      window.removeEventListener("sesame-dev-wallet-signed", onSigned);
+    };
+  }, []);
+
+  const connect = useCallback(async (wallet: StandardWallet) => {
+    const connectFeature = (
+      wallet.features as Record<string, { connect?: () => Promise<unknown> }>
+    )["standard:connect"];
+    await connectFeature?.connect?.();
+    const s = connectSesame(wallet, await nodeInfo());
+    setSesame(s);
+    localStorage.setItem("sesame-last-wallet", wallet.name);
+    const st = await s.manager.status();
+    if (st.state === "active") {
+      setState("app");
+      await s.social.flush();
+    } else {
+      setReason(
+        st.state === "expired"
+          ? "Your last session expired."
+          : st.state === "revoked"
+            ? "Your last session was revoked."
+            : undefined,
+      );
+      setState("consent");
+    }
+  }, []);
+
+  // A reload resumes: reconnect to the last wallet (no prompt: connecting signs nothing).
+  useEffect(() => {
+    const last = localStorage.getItem("sesame-last-wallet");
+    const w = wallets.find((x) => x.name === last);
+    if (w !== undefined && sesame === null) void connect(w);
+  }, [wallets, sesame, connect]);
+
+  // Live updates from the node's stream.
+  useEffect(() => {
+    if (sesame === null || state !== "app") return;
+    const ctrl = new AbortController();
+    void sesame.social.subscribe(() => setTick((t) => t + 1), { signal: ctrl.signal });
+    const retry = setInterval(() => {
+      void sesame.social.flush().then((n) => {
+        if (n > 0) setTick((t) => t + 1);
+      });
+    }, 3000);
+    return () => {
+      ctrl.abort();
+      clearInterval(retry);
+    };
+  }, [sesame, state]);
+
+  const act = useCallback(async (f: () => Promise<unknown>) => {
+    try {
+      const r = (await f()) as { status?: string } | undefined;
+      if (r?.status === "queued")
+        setStatus({
+          message:
+            "The node is unreachable. Your action is queued and will be sent when it is back.",
+        });
+      else setStatus(null);
+      setTick((t) => t + 1);
+    } catch (e) {
+      setStatus(explain(e));
+    }
+  }, []);
+
+  const restart = async (action: "renew" | "restart") => {
+    if (sesame === null) return;
+    setStatus(null);
+    if (action === "renew") {
+      await act(() => sesame.manager.renew());
+    } else {
+      setReason(undefined);
+      setState("consent");
+    }
+  };
+
+  return (
+    <>
+      <header className="top">
+        <h1>Sesame</h1>
+        {sesame !== null && (
+          <span className="mono" title={sesame.wallet}>
+            {short(sesame.wallet)}
+          </span>
+        )}
+        <span className="muted" data-testid="signature-count" aria-label="Wallet signatures so far">
+          wallet signatures: {signatures}
+        </span>
+      </header>
+      {state === "app" && sesame !== null && (
+        <nav className="tabs main" aria-label="Main">
+          <button
+            type="button"
+            aria-pressed={page.name === "home"}
+            onClick={() => setPage({ name: "home", feed: "global" })}
+          >
+            Home
+          </button>
+          <button
+            type="button"
+            aria-pressed={page.name === "messages"}
+            onClick={() => setPage({ name: "messages" })}
+          >
+            Messages
+          </button>
+          <button
+            type="button"
+            aria-pressed={page.name === "profile"}
+            onClick={() => setPage({ name: "profile", wallet: sesame.wallet })}
+          >
+            Profile
+          </button>
+          <button
+            type="button"
+            aria-pressed={page.name === "sessions"}
+            onClick={() => setPage({ name: "sessions" })}
+          >
+            Sessions
+          </button>
+        </nav>
+      )}
+      <main>
+        {status !== null && (
+          <div role="alert" className="notice" data-testid="status">
+            <span>{status.message}</span>
+            {status.action !== undefined && (
+              <button
+                type="button"
+                className="primary"
+                onClick={() => void restart(status.action as "renew" | "restart")}
+              >
+                {status.action === "renew" ? "Renew session" : "Start a new session"}
+              </button>
+            )}
+          </div>
+        )}
+        {state === "connect" && (
+          <section className="card" aria-labelledby="connect-title">
+            <h2 id="connect-title">Connect a wallet</h2>
+            <p>Your Solana wallet is your identity. Connecting signs nothing.</p>
+            {wallets.length === 0 && <p>No Wallet Standard wallet found.</p>}
+            {wallets.map((w) => (
+              <button type="button" key={w.name} className="wallet" onClick={() => void connect(w)}>
+                <img src={w.icon} alt="" width={24} height={24} /> {w.name}
+              </button>
+            ))}
+          </section>
+        )}
+        {state === "consent" && sesame !== null && (
+          <Consent
+            sesame={sesame}
+            reason={reason}
+            onStarted={() => {
+              setState("app");
+              setStatus(null);
+              setTick((t) => t + 1);
+            }}
+          />
+        )}
+        {state === "app" && sesame !== null && page.name === "home" && (
+          <Home sesame={sesame} feed={page.feed} tick={tick} go={setPage} act={act} />
+        )}
+        {state === "app" && sesame !== null && page.name === "thread" && (
+          <Thread sesame={sesame} id={page.id} tick={tick} go={setPage} act={act} />
+        )}
+        {state === "app" && sesame !== null && page.name === "profile" && (
+          <Profile sesame={sesame} wallet={page.wallet} tick={tick} act={act} />
+        )}
+        {state === "app" && sesame !== null && page.name === "messages" && (
+          <Messages sesame={sesame} tick={tick} act={act} />
+        )}
+        {state === "app" && sesame !== null && page.name === "sessions" && (
+          <Sessions sesame={sesame} tick={tick} act={act} onRevokedSelf={() => undefined} />
+        )}
+      </main>
+      {props.pendingApproval !== null && (
+        <ApprovalDialog
+          request={props.pendingApproval.request}
+          onAnswer={props.pendingApproval.answer}
+        />
+      )}
+    </>
+  );
+}
