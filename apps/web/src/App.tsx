@@ -312,6 +312,7 @@ function Home(props: {
   const { sesame } = props;
   const [posts, setPosts] = useState<ServedPost[]>([]);
   const [text, setText] = useState("");
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
     const load =
       props.feed === "global"
@@ -388,6 +389,7 @@ function Thread(props: {
   act: (f: () => Promise<unknown>) => Promise<void>;
 }) {
   const [thread, setThread] = useState<{ root: ServedPost; replies: ServedPost[] } | null>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
     void props.sesame.social.thread(props.id).then(
       (t) => setThread({ root: t.root, replies: t.replies.items }),
@@ -423,6 +425,7 @@ function Profile(props: {
   const [name, setName] = useState("");
   const [bio, setBio] = useState("");
   const mine = props.wallet === props.sesame.wallet;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
     void props.sesame.social.profile(props.wallet).then((p) => {
       setProfile(p);
@@ -484,6 +487,7 @@ function Messages(props: {
   const [text, setText] = useState("");
   const [messages, setMessages] = useState<ReadDm[]>([]);
   const [error, setError] = useState<string | null>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
     void props.sesame.social.inbox({ limit: 50 }).then(
       (p) => setMessages(p.items),
@@ -540,6 +544,7 @@ function Sessions(props: {
   const [items, setItems] = useState<ServedSession[]>([]);
   const [current, setCurrent] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
     void props.sesame.manager.list().then(setItems);
     void props.sesame.manager.resume().then((s) => setCurrent(s?.grantId ?? null));
@@ -723,7 +728,7 @@ export function App(props: {
             {short(sesame.wallet)}
           </span>
         )}
-        <span className="muted" data-testid="signature-count" aria-label="Wallet signatures so far">
+        <span className="muted" data-testid="signature-count">
           wallet signatures: {signatures}
         </span>
       </header>

@@ -461,7 +461,7 @@ export async function logSince(
         SELECT log_id, 'action' AS type,
           json_build_object('id', id, 'kind', kind, 'wallet', wallet, 'grant', grant_id, 'receivedAt', received_at,
             'payload', payload::json, 'signature', signature)::text AS data
-        FROM actions WHERE log_id > ${afterLogId} AND NOT hidden
+        FROM actions WHERE log_id > ${afterLogId} AND NOT hidden AND kind <> 'dm'
         UNION ALL
         SELECT log_id, 'grant', json_build_object('id', id, 'wallet', wallet, 'text', text, 'signature', signature)::text
         FROM grants WHERE log_id > ${afterLogId}
