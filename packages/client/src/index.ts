@@ -4,4 +4,5 @@ export * from "./node-api.js";
 export * from "./session-manager.js";
 export * from "./social-client.js";
 export * from "./stores/indexeddb.js";
+export * from "./stores/memory.js";
 export * from "./wallet.js";

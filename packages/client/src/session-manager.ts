@@ -8,6 +8,7 @@ import {
   parseGrantText,
   type Revocation,
   revocationToText,
+  SCOPES,
   type Scope,
   type ScopeLimit,
   type Signature,
@@ -145,7 +146,8 @@ export class SessionManager {
       device: app.device,
       sessionKey: keys.sessionKey,
       encryptionKey: keys.encryptionKey,
-      scopes: policy.scopes,
+      // The grant lists scopes once each, in the protocol's order, whatever order asked.
+      scopes: SCOPES.filter((s) => policy.scopes.includes(s)),
       limits: Object.fromEntries(
         policy.scopes.map((s) => [s, policy.limits[s] ?? { total: null, perHour: null }]),
       ),

@@ -13,6 +13,7 @@ import {
   requestSigningBytes,
   SCOPE_OF_KIND,
   type Signature,
+  type SignedAction,
   toBase58,
   toBase64url,
   utf8,
@@ -39,6 +40,32 @@ export type SendResult =
   | { readonly status: "accepted"; readonly id: ActionId; readonly duplicate: boolean }
   /** The node is unreachable: the action is signed and queued, and goes out when it returns. */
   | { readonly status: "queued"; readonly id: ActionId };
+
+/** At most this many actions, and about this many bytes of JSON, per request. */
+const BATCH_ITEMS = 100;
+const BATCH_BYTES = 256 * 1024;
+
+/** Takes the next batch off the front of `outbox`: at least one action, in order. */
+function takeBatch(outbox: SignedAction[]): SignedAction[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < outbox.length && n < BATCH_ITEMS) {
+    bytes += JSON.stringify(outbox[n]).length;
+    if (n > 0 && bytes > BATCH_BYTES) break;
+    n++;
+  }
+  return outbox.splice(0, n);
+}
+
+/** Refusals of a whole request that say "later", not "never". */
+function isTransient(e: unknown): boolean {
+  return (
+    e instanceof ProtocolError &&
+    (e.code === ErrorCode.TOO_MANY_REQUESTS ||
+      e.code === ErrorCode.REQUEST_TIMEOUT ||
+      e.code === ErrorCode.INTERNAL)
+  );
+}
 
 export interface SocialClientOptions {
   readonly manager: SessionManager;
@@ -153,13 +180,29 @@ export class SocialClient {
     let done = 0;
     const outbox = [...session.record.outbox];
     while (outbox.length > 0) {
-      const batch = outbox.splice(0, 100);
+      const batch = takeBatch(outbox);
       let results: Awaited<ReturnType<NodeApi["postActions"]>>;
       try {
         results = await api.postActions(batch);
       } catch (e) {
-        if (isUnavailable(e)) return done;
-        throw e;
+        // Unreachable, busy or timed out: everything left stays queued, in order.
+        if (isUnavailable(e) || isTransient(e)) return done;
+        // Refused as a whole (too large, malformed): send one by one, so one bad action
+        // is refused alone instead of blocking the queue for ever.
+        if (!(e instanceof ProtocolError) || batch.length === 1) {
+          if (!(e instanceof ProtocolError)) throw e;
+          results = [{ ok: false, error: e.toJSON() }];
+        } else {
+          outbox.unshift(...batch.slice(1));
+          batch.length = 1;
+          try {
+            results = await api.postActions(batch);
+          } catch (single) {
+            if (isUnavailable(single) || isTransient(single)) return done;
+            if (!(single instanceof ProtocolError)) throw single;
+            results = [{ ok: false, error: single.toJSON() }];
+          }
+        }
       }
       for (const [i, action] of batch.entries()) {
         const r = results[i];
@@ -237,13 +280,10 @@ export class SocialClient {
       (await this.options.api.sessions(wallet))
         .filter((s) => s.status === "active" && s.scopes.includes("dm"))
         .map((s) => s.encryptionKey as EncryptionPublicKey);
-    const recipients = [
-      ...(await liveKeys(to)),
-      ...(await liveKeys(from)),
-      session.grant.encryptionKey,
-    ];
+    const theirs = await liveKeys(to);
+    const recipients = [...theirs, ...(await liveKeys(from)), session.grant.encryptionKey];
     const unique = [...new Set(recipients)];
-    if ((await liveKeys(to)).length === 0) {
+    if (theirs.length === 0) {
       throw new ProtocolError(ErrorCode.NOT_FOUND, {
         what: `a live session of ${to} that accepts direct messages`,
       });
@@ -268,13 +308,15 @@ export class SocialClient {
     const items: ReadDm[] = [];
     for (const a of verified.items) {
       const p = a.payload as ActionPayload & { kind: "dm" };
-      items.push({
-        id: a.id,
-        from: a.wallet,
-        to: p.body.to,
-        at: p.ts,
-        message: await decryptDm(a.wallet as WalletAddress, p.body as DmBody, session.keys),
-      });
+      let message: DmPlaintext | undefined;
+      try {
+        message = await decryptDm(a.wallet as WalletAddress, p.body as DmBody, session.keys);
+      } catch {
+        // A copy for this key that does not open (the sender made it badly or bound it to
+        // another message): unreadable, but it must not hide the rest of the inbox.
+        message = undefined;
+      }
+      items.push({ id: a.id, from: a.wallet, to: p.body.to, at: p.ts, message });
     }
     return { items, next: verified.next, rejected: verified.rejected };
   }

@@ -2,21 +2,20 @@ import "fake-indexeddb/auto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createNode } from "@sesame/node";
 import { ErrorCode, isProtocolError } from "@sesame/protocol";
 import { nodeEd25519 } from "@sesame/protocol/node-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IndexedDbSessionStore, NodeApi, SessionManager, SocialClient } from "../src/index.js";
 import { createKeypairFile, keypairWallet } from "../src/node.js";
-
-const CONTEXT = { chain: "solana:localnet", network: "sesame-test" };
+import { CONTEXT, startTestNode, type TestNode } from "./helpers.js";
 
 describe("a session from the SDK against a real node", () => {
-  let node: Awaited<ReturnType<typeof createNode>>;
+  let node: TestNode;
   let base: string;
   beforeAll(async () => {
-    node = await createNode({ config: { verify: CONTEXT } });
-    base = await node.app.listen({ port: 0, host: "127.0.0.1" });
+    // PostgreSQL on its own schema: a fresh PGlite costs seconds of initdb.
+    node = await startTestNode();
+    base = node.url;
   });
   afterAll(async () => node.close());
 

@@ -7,6 +7,8 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
@@ -32,11 +34,63 @@ interface EncryptedKey {
   readonly sealed: string;
 }
 
+/** What the passphrase check seals: a wrong passphrase is refused before anything is written. */
+const CHECK_PLAINTEXT = utf8("sesame keystore v1");
+const CHECK_AAD = utf8("sesame/1/keystore-check");
+
 interface KeystoreFile {
   readonly version: 1;
   readonly kdf: typeof KDF & { readonly salt: string };
+  /** base64 of nonce (24) || XChaCha20-Poly1305(CHECK_PLAINTEXT); absent in older files. */
+  readonly check?: string;
   readonly keys: Record<string, EncryptedKey>;
   readonly records: Record<string, SessionRecord>;
+}
+
+/** The passphrase does not open this keystore (or the file was altered). */
+export class KeystorePassphraseError extends Error {
+  constructor(path: string) {
+    super(`the keystore passphrase is wrong, or the keystore ${path} was altered`);
+    this.name = "KeystorePassphraseError";
+  }
+}
+
+/**
+ * Removes a lock file whose holder is gone (a process killed inside the few milliseconds
+ * it holds the lock). The holder's pid is in the file; it is re-read right before the
+ * unlink so a fresh lock taken meanwhile by a live process is left alone.
+ */
+function breakStaleLock(lock: string): boolean {
+  let holder: number;
+  try {
+    holder = Number(readFileSync(lock, "utf8"));
+  } catch {
+    return true; // gone already: try again at once
+  }
+  if (!Number.isSafeInteger(holder) || holder <= 0) {
+    // Empty: a holder between its open and its write, unless that was long ago.
+    try {
+      if (Date.now() - statSync(lock).mtimeMs < 10_000) return false;
+      unlinkSync(lock);
+    } catch {
+      // Gone already.
+    }
+    return true;
+  }
+  if (holder === process.pid) return false;
+  try {
+    process.kill(holder, 0);
+    return false;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") return false;
+  }
+  try {
+    if (Number(readFileSync(lock, "utf8")) !== holder) return false;
+    unlinkSync(lock);
+  } catch {
+    // Someone else broke it first.
+  }
+  return true;
 }
 
 function nodeKeys(seed: Uint8Array, dhSecret: Uint8Array): SessionKeys {
@@ -60,13 +114,29 @@ function nodeKeys(seed: Uint8Array, dhSecret: Uint8Array): SessionKeys {
  * two processes never interleave their read-modify-write.
  */
 export class FileSessionStore implements SessionStore {
-  #aead: Uint8Array | undefined;
+  /** Derived keys by salt: a keystore recreated elsewhere gets a new salt, hence a new key. */
+  readonly #aead = new Map<string, Uint8Array>();
+  readonly #passphrase: () => string;
 
+  /**
+   * `passphrase` may be a function: it is called once, the first time a key is sealed or
+   * opened, so commands that only read records never ask for it.
+   */
   constructor(
     readonly path: string,
-    private readonly passphrase: string,
+    passphrase: string | (() => string),
   ) {
-    if (passphrase.length === 0) throw new Error("the keystore needs a non-empty passphrase");
+    if (typeof passphrase === "string") {
+      if (passphrase.length === 0) throw new Error("the keystore needs a non-empty passphrase");
+      this.#passphrase = () => passphrase;
+    } else {
+      let cached: string | undefined;
+      this.#passphrase = () => {
+        cached ??= passphrase();
+        if (cached.length === 0) throw new Error("the keystore needs a non-empty passphrase");
+        return cached;
+      };
+    }
   }
 
   #read(): KeystoreFile {
@@ -111,8 +181,12 @@ export class FileSessionStore implements SessionStore {
     while (fd === undefined) {
       try {
         fd = openSync(lock, "wx", 0o600);
+        writeSync(fd, String(process.pid));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST" || Date.now() > deadline) throw e;
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        if (breakStaleLock(lock)) continue;
+        if (Date.now() > deadline)
+          throw new Error(`the keystore ${this.path} is locked by another process (${lock})`);
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
       }
     }
@@ -126,16 +200,44 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
+  /**
+   * The AEAD key for this file, derived once per salt. It is checked against the file's
+   * passphrase check (or, in files without one, an existing key) before it is used, so a
+   * wrong passphrase can never seal new keys next to the old ones.
+   */
   #key(file: KeystoreFile): Uint8Array {
-    this.#aead ??= new Uint8Array(
-      scryptSync(this.passphrase, Buffer.from(file.kdf.salt, "base64"), 32, {
+    const cached = this.#aead.get(file.kdf.salt);
+    if (cached !== undefined) return cached;
+    const key = new Uint8Array(
+      scryptSync(this.#passphrase(), Buffer.from(file.kdf.salt, "base64"), 32, {
         N: file.kdf.N,
         r: file.kdf.r,
         p: file.kdf.p,
         maxmem: 64 * 1024 * 1024,
       }),
     );
-    return this.#aead;
+    const [someId, someKey] = Object.entries(file.keys)[0] ?? [];
+    try {
+      if (file.check !== undefined) {
+        const raw = Buffer.from(file.check, "base64");
+        xchacha20poly1305(key, raw.subarray(0, 24), CHECK_AAD).decrypt(raw.subarray(24));
+      } else if (someId !== undefined && someKey !== undefined) {
+        const raw = Buffer.from(someKey.sealed, "base64");
+        xchacha20poly1305(key, raw.subarray(0, 24), utf8(someId)).decrypt(raw.subarray(24));
+      }
+    } catch {
+      throw new KeystorePassphraseError(this.path);
+    }
+    this.#aead.set(file.kdf.salt, key);
+    return key;
+  }
+
+  /** The file with a passphrase check sealed under `key`, if it has none yet. */
+  #withCheck(file: KeystoreFile, key: Uint8Array): KeystoreFile {
+    if (file.check !== undefined) return file;
+    const nonce = randomBytes(24);
+    const sealed = xchacha20poly1305(key, nonce, CHECK_AAD).encrypt(CHECK_PLAINTEXT);
+    return { ...file, check: Buffer.concat([nonce, sealed]).toString("base64") };
   }
 
   async generateKeys(): Promise<{ keyId: string; keys: SessionKeys }> {
@@ -144,18 +246,20 @@ export class FileSessionStore implements SessionStore {
     const keys = nodeKeys(seed, dh);
     const keyId = keys.sessionKey;
     this.#locked((file) => {
+      const key = this.#key(file);
       const nonce = randomBytes(24);
       const secret = new Uint8Array(64);
       secret.set(seed, 0);
       secret.set(dh, 32);
-      const sealed = xchacha20poly1305(this.#key(file), nonce, utf8(keyId)).encrypt(secret);
+      const sealed = xchacha20poly1305(key, nonce, utf8(keyId)).encrypt(secret);
       secret.fill(0);
       const entry: EncryptedKey = {
         sessionKey: keys.sessionKey,
         encryptionKey: keys.encryptionKey,
         sealed: Buffer.concat([nonce, sealed]).toString("base64"),
       };
-      return { file: { ...file, keys: { ...file.keys, [keyId]: entry } }, result: undefined };
+      const next = this.#withCheck(file, key);
+      return { file: { ...next, keys: { ...next.keys, [keyId]: entry } }, result: undefined };
     });
     return { keyId, keys };
   }
@@ -165,13 +269,12 @@ export class FileSessionStore implements SessionStore {
     const entry = file.keys[keyId];
     if (entry === undefined) return undefined;
     const raw = Buffer.from(entry.sealed, "base64");
+    const key = this.#key(file);
     let secret: Uint8Array;
     try {
-      secret = xchacha20poly1305(this.#key(file), raw.subarray(0, 24), utf8(keyId)).decrypt(
-        raw.subarray(24),
-      );
+      secret = xchacha20poly1305(key, raw.subarray(0, 24), utf8(keyId)).decrypt(raw.subarray(24));
     } catch {
-      throw new Error("the keystore passphrase is wrong, or the keystore was altered");
+      throw new KeystorePassphraseError(this.path);
     }
     return nodeKeys(secret.slice(0, 32), secret.slice(32, 64));
   }

@@ -1,0 +1,90 @@
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import {
+  type EncryptionPublicKey,
+  type Scope,
+  type SessionPublicKey,
+  type SignedAction,
+  toBase58,
+} from "@sesame/protocol";
+import { advance, type SessionKeys, type SessionRecord, type SessionStore } from "../keys.js";
+
+/**
+ * Session keys and records in this process's memory only: for throwaway sessions
+ * (benchmarks, seeding, tests). Nothing survives the process, so nothing can leak later.
+ */
+export class MemorySessionStore implements SessionStore {
+  readonly #keys = new Map<string, { seed: Uint8Array; dh: Uint8Array }>();
+  readonly #records = new Map<string, SessionRecord>();
+
+  #wrap(seed: Uint8Array, dh: Uint8Array): SessionKeys {
+    return Object.freeze({
+      sessionKey: toBase58(ed25519.getPublicKey(seed)) as SessionPublicKey,
+      encryptionKey: toBase58(x25519.getPublicKey(dh)) as EncryptionPublicKey,
+      sign: async (message: Uint8Array) => ed25519.sign(message, seed),
+      agree: async (publicKey: Uint8Array) => x25519.getSharedSecret(dh, publicKey),
+    });
+  }
+
+  async generateKeys(): Promise<{ keyId: string; keys: SessionKeys }> {
+    const seed = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    const dh = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    const keys = this.#wrap(seed, dh);
+    this.#keys.set(keys.sessionKey, { seed, dh });
+    return { keyId: keys.sessionKey, keys };
+  }
+
+  async loadKeys(keyId: string): Promise<SessionKeys | undefined> {
+    const k = this.#keys.get(keyId);
+    return k === undefined ? undefined : this.#wrap(k.seed, k.dh);
+  }
+
+  async destroyKeys(keyId: string): Promise<void> {
+    const k = this.#keys.get(keyId);
+    k?.seed.fill(0);
+    k?.dh.fill(0);
+    this.#keys.delete(keyId);
+  }
+
+  async getRecord(slot: string): Promise<SessionRecord | undefined> {
+    return this.#records.get(slot);
+  }
+
+  async putRecord(slot: string, record: SessionRecord): Promise<void> {
+    this.#records.set(slot, record);
+  }
+
+  async deleteRecord(slot: string): Promise<void> {
+    this.#records.delete(slot);
+  }
+
+  async listSlots(): Promise<string[]> {
+    return [...this.#records.keys()];
+  }
+
+  #update(slot: string, change: (r: SessionRecord) => SessionRecord): void {
+    const current = this.#records.get(slot);
+    if (current === undefined) throw new Error(`no session record in slot ${slot}`);
+    this.#records.set(slot, change(current));
+  }
+
+  async reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
+    let taken = { seq: 0, ord: 0 };
+    this.#update(slot, (r) => {
+      const a = advance(r, scope);
+      taken = { seq: a.seq, ord: a.ord };
+      return a.record;
+    });
+    return taken;
+  }
+
+  async enqueue(slot: string, action: SignedAction): Promise<void> {
+    this.#update(slot, (r) => ({ ...r, outbox: [...r.outbox, action] }));
+  }
+
+  async dequeue(slot: string, actionSignature: string): Promise<void> {
+    this.#update(slot, (r) => ({
+      ...r,
+      outbox: r.outbox.filter((a) => a.signature !== actionSignature),
+    }));
+  }
+}

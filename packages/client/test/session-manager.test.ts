@@ -1,0 +1,272 @@
+import "fake-indexeddb/auto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ErrorCode, isProtocolError, ProtocolError } from "@sesame/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IndexedDbSessionStore, type SessionStore } from "../src/index.js";
+import { FileSessionStore } from "../src/node.js";
+import {
+  app,
+  newWalletFile,
+  policy,
+  startTestNode,
+  type TestClient,
+  type TestNode,
+  testClient,
+} from "./helpers.js";
+
+let node: TestNode;
+beforeAll(async () => {
+  node = await startTestNode();
+});
+afterAll(async () => node.close());
+
+const POSTS = policy(["post", "reply", "react", "dm"], { post: { total: 500 } });
+
+/** Resolves to the refusal's code, failing the test when it resolves instead. */
+async function codeOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProtocolError);
+    return (e as ProtocolError).code;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("wallet prompts: one per session, none per action", () => {
+  it("start costs exactly one prompt and 100 posts cost none", async () => {
+    const c = testClient(node.url);
+    expect(c.prompts()).toBe(0);
+    await c.manager.start(POSTS);
+    expect(c.prompts()).toBe(1);
+    for (let i = 0; i < 100; i++) {
+      expect((await c.social.post(`post ${i}`)).status).toBe("accepted");
+    }
+    expect(c.prompts()).toBe(1);
+    const [session] = await c.manager.list();
+    expect(session?.used).toEqual({ post: 100 });
+  });
+
+  /** Each returns a way to open the same store again, as a reloaded page or a new process would. */
+  const stores: [string, () => () => SessionStore][] = [
+    [
+      "IndexedDB (WebCrypto)",
+      () => {
+        const name = `reload-${Math.random()}`;
+        return () => new IndexedDbSessionStore(name);
+      },
+    ],
+    [
+      "encrypted file",
+      () => {
+        const path = join(mkdtempSync(join(tmpdir(), "sesame-ks-")), "ks.json");
+        return () => new FileSessionStore(path, "correct horse");
+      },
+    ],
+  ];
+  it.each(stores)("resume() after a reload costs no prompt (%s store)", async (_name, kind) => {
+    const open = kind();
+    const wallet = newWalletFile();
+    const first = testClient(node.url, { store: open(), wallet });
+    await first.manager.start(POSTS);
+    await first.social.post("before the reload");
+    expect(first.prompts()).toBe(1);
+
+    // The reload: new store object, SessionManager and SocialClient; same wallet file.
+    const again = testClient(node.url, { store: open(), wallet });
+    const resumed = await again.manager.resume();
+    expect(resumed?.grantId).toBe((await first.manager.resume())?.grantId);
+    expect((await again.social.post("after the reload")).status).toBe("accepted");
+    expect(again.prompts()).toBe(0);
+    expect(first.prompts()).toBe(1);
+    // Counted from the node too: one grant for this wallet, used by both.
+    const sessions = await again.manager.list();
+    expect(sessions.length).toBe(1);
+    expect(sessions[0]?.used).toEqual({ post: 2 });
+  });
+
+  it("renew costs one prompt and replaces the session on this device", async () => {
+    const c = testClient(node.url);
+    const first = await c.manager.start(POSTS);
+    await c.social.post("old session");
+    const renewed = await c.manager.renew();
+    expect(c.prompts()).toBe(2);
+    expect(renewed.grantId).not.toBe(first.grantId);
+    expect(renewed.grant.scopes).toEqual(first.grant.scopes);
+    expect(renewed.grant.limits).toEqual(first.grant.limits);
+    // The replaced session's keys are gone from this device.
+    expect(await c.store.loadKeys(first.record.keyId)).toBeUndefined();
+    expect((await c.social.post("new session")).status).toBe("accepted");
+    expect(c.prompts()).toBe(2);
+    const used = Object.fromEntries((await c.manager.list()).map((s) => [s.grant, s.used]));
+    expect(used).toEqual({ [first.grantId]: { post: 1 }, [renewed.grantId]: { post: 1 } });
+  });
+
+  it("ensure() asks nothing for a covered policy, and asks again for a scope or limit the grant lacks", async () => {
+    const c = testClient(node.url);
+    const granted = policy(["post", "react"], { post: { total: 100, perHour: 50 } });
+    const first = await c.manager.ensure(granted);
+    expect(c.prompts()).toBe(1);
+
+    // Narrower than the grant: covered, no prompt.
+    const covered = await c.manager.ensure(policy(["post"], { post: { total: 10, perHour: 5 } }));
+    expect(covered.grantId).toBe(first.grantId);
+    expect(c.prompts()).toBe(1);
+
+    // A scope the grant lacks: one prompt for a new session.
+    const withFollow = await c.manager.ensure(
+      policy(["post", "react", "follow"], { post: { total: 100, perHour: 50 } }),
+    );
+    expect(c.prompts()).toBe(2);
+    expect(withFollow.grant.scopes).toContain("follow");
+
+    // A limit above the grant's: asks again.
+    await c.manager.ensure(policy(["post"], { post: { total: 1000, perHour: 50 } }));
+    expect(c.prompts()).toBe(3);
+
+    // Unlimited asked, limited granted: asks again.
+    await c.manager.ensure(policy(["post"], { post: { total: 1000 } }));
+    expect(c.prompts()).toBe(4);
+    await c.manager.ensure(policy(["post"], { post: { total: 1000 } }));
+    expect(c.prompts()).toBe(4);
+  });
+
+  it("revoke costs one prompt (the wallet signs the revocation), revokeAll one, and both end the session", async () => {
+    const c = testClient(node.url);
+    const s1 = await c.manager.start(POSTS);
+    expect(c.prompts()).toBe(1);
+    const r = await c.manager.revoke();
+    expect(c.prompts()).toBe(2);
+    expect(r.revoked).toEqual([s1.grantId]);
+    expect(await c.store.loadKeys(s1.record.keyId)).toBeUndefined();
+    expect(await codeOf(c.social.post("after revoke"))).toBe(ErrorCode.SESSION_REVOKED);
+
+    // Two more sessions of the wallet on two devices; revokeAll from one ends both.
+    const phone = testClient(node.url, {
+      wallet: { path: c.walletPath, address: c.address },
+      app: app("phone"),
+    });
+    const s2 = await c.manager.start(POSTS);
+    const s3 = await phone.manager.start(POSTS);
+    expect(c.prompts()).toBe(3);
+    expect(phone.prompts()).toBe(1);
+    const all = await c.manager.revokeAll();
+    expect(c.prompts()).toBe(4);
+    expect(new Set(all.revoked)).toEqual(new Set([s2.grantId, s3.grantId]));
+    // The phone learns it from the node: the code is the same.
+    expect(await codeOf(phone.social.post("phone after revoke-all"))).toBe(
+      ErrorCode.SESSION_REVOKED,
+    );
+    const statuses = (await c.manager.list()).map((s) => s.status);
+    expect(statuses).toEqual(["revoked", "revoked", "revoked"]);
+  });
+
+  it("list() shows the wallet's sessions across apps and devices, with their usage", async () => {
+    const wallet = newWalletFile();
+    const laptop = testClient(node.url, { wallet, app: app("Laptop", "app.sesame.test") });
+    const phone = testClient(node.url, { wallet, app: app("Phone", "app.sesame.test") });
+    const other = testClient(node.url, { wallet, app: app("Terminal", "other.sesame.test") });
+    await laptop.manager.start(POSTS);
+    await phone.manager.start(POSTS);
+    await other.manager.start(policy(["react", "follow"]));
+    for (let i = 0; i < 3; i++) await laptop.social.post(`laptop ${i}`);
+    const p = await phone.social.post("from the phone");
+    if (p.status !== "accepted") throw new Error("not accepted");
+    await phone.social.reply(p.id, "and a reply");
+    await other.social.react(p.id);
+    await other.social.follow(newWalletFile().address);
+
+    const list = await laptop.manager.list();
+    const view = list
+      .map((s) => ({ app: s.app, device: s.device, status: s.status, used: s.used }))
+      .sort((a, b) => a.device.localeCompare(b.device));
+    expect(view).toEqual([
+      { app: "app.sesame.test", device: "Laptop", status: "active", used: { post: 3 } },
+      { app: "app.sesame.test", device: "Phone", status: "active", used: { post: 1, reply: 1 } },
+      {
+        app: "other.sesame.test",
+        device: "Terminal",
+        status: "active",
+        used: { react: 1, follow: 1 },
+      },
+    ]);
+    // Every device sees the same list.
+    expect((await other.manager.list()).length).toBe(3);
+    expect(laptop.prompts() + phone.prompts() + other.prompts()).toBe(3);
+  });
+});
+
+describe("protocol refusals surface as ProtocolError with a code an app can switch on", () => {
+  it("over the cap: 4002 OVER_CAP", async () => {
+    const c = testClient(node.url);
+    await c.manager.start(policy(["post"], { post: { total: 2 } }));
+    await c.social.post("1");
+    await c.social.post("2");
+    const e = await c.social.post("3").catch((x: unknown) => x);
+    expect(isProtocolError(e, ErrorCode.OVER_CAP)).toBe(true);
+    expect((e as ProtocolError<typeof ErrorCode.OVER_CAP>).context).toEqual({
+      scope: "post",
+      cap: 2,
+      ordinal: 3,
+    });
+    expect((e as ProtocolError).name).toBe("OVER_CAP");
+  });
+
+  it("over the hourly rate: 4003 OVER_RATE", async () => {
+    const c = testClient(node.url);
+    await c.manager.start(policy(["post"], { post: { perHour: 3 } }));
+    for (let i = 0; i < 3; i++) await c.social.post(`${i}`);
+    expect(await codeOf(c.social.post("4th within the hour"))).toBe(ErrorCode.OVER_RATE);
+  });
+
+  it("revoked: 4007 SESSION_REVOKED, from this device and from the node", async () => {
+    const wallet = newWalletFile();
+    const a = testClient(node.url, { wallet, app: app("A") });
+    const b = testClient(node.url, { wallet, app: app("B") });
+    const sa = await a.manager.start(POSTS);
+    await b.manager.start(POSTS);
+    await b.manager.revoke(sa.grantId); // from the other device
+    const e = await a.social.post("refused by the node").catch((x: unknown) => x);
+    expect(isProtocolError(e, ErrorCode.SESSION_REVOKED)).toBe(true);
+    expect((e as ProtocolError<typeof ErrorCode.SESSION_REVOKED>).context.grantId).toBe(sa.grantId);
+    await b.manager.revoke();
+    expect(await codeOf(b.social.post("refused locally"))).toBe(ErrorCode.SESSION_REVOKED);
+  });
+
+  it("a scope not granted: 4001, checked before anything is signed", async () => {
+    const c = testClient(node.url);
+    await c.manager.start(policy(["post"]));
+    expect(await codeOf(c.social.follow(c.address))).toBe(ErrorCode.SCOPE_NOT_GRANTED);
+  });
+
+  it("no session yet: 6001 NOT_FOUND", async () => {
+    const c = testClient(node.url);
+    expect(await codeOf(c.social.post("no session"))).toBe(ErrorCode.NOT_FOUND);
+  });
+});
+
+describe("expiry", () => {
+  let clockNode: TestNode;
+  beforeAll(async () => {
+    clockNode = await startTestNode();
+  });
+  afterAll(async () => clockNode.close());
+
+  it("expired: 4008 SESSION_EXPIRED, from the node (late delivery) and from this device", async () => {
+    let now = Date.now();
+    const c: TestClient = testClient(clockNode.url, { clock: () => now });
+    await c.manager.start(policy(["post"], {}, 60_000));
+    await c.social.post("in time");
+    // The node's clock passes the expiry and its grace for late delivery; the device
+    // still stamps inside the window.
+    clockNode.offset = 60_000 + 11 * 60_000;
+    const e = await c.social.post("too late").catch((x: unknown) => x);
+    expect(isProtocolError(e, ErrorCode.SESSION_EXPIRED)).toBe(true);
+    // The device's own clock passes the expiry: refused before signing.
+    now += 61_000;
+    expect(await codeOf(c.social.post("after expiry"))).toBe(ErrorCode.SESSION_EXPIRED);
+    expect((await c.manager.status()).state).toBe("expired");
+  });
+});
