@@ -1,9 +1,12 @@
-import type {
-  PreparedSession,
-  ReadDm,
-  ServedPost,
-  ServedProfile,
-  ServedSession,
+import {
+  type PreparedSession,
+  parseTokenAmount,
+  type ReadDm,
+  type ServedPost,
+  type ServedProfile,
+  type ServedSession,
+  type SessionPolicy,
+  type TipBalance,
 } from "@sesame/client";
 import { SCOPES, type Scope } from "@sesame/protocol";
 import { getWallets, type Wallet as StandardWallet } from "@wallet-standard/core";
@@ -12,10 +15,13 @@ import { type ApprovalRequest, signatureCount } from "./dev-wallet.js";
 import {
   connectSesame,
   DEFAULT_POLICY,
+  DEFAULT_TIP_BUDGET,
   explain,
+  fundDemoWallet,
   nodeInfo,
   SCOPE_LABELS,
   type Sesame,
+  tokens,
 } from "./sesame.js";
 
 type Page =
@@ -60,6 +66,13 @@ export function ApprovalDialog(props: {
             : "This app asks you to sign a transaction:"}
         </p>
         <pre data-testid="wallet-message">{props.request.text}</pre>
+        {(props.request.memos ?? []).map((memo, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: memos are in instruction order
+          <div key={i}>
+            <p>Memo carried by this transaction:</p>
+            <pre data-testid="wallet-memo">{memo}</pre>
+          </div>
+        ))}
         <div className="row">
           <button type="button" onClick={() => props.onAnswer(false)}>
             Reject
@@ -83,20 +96,53 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
   const [scopes, setScopes] = useState<Scope[]>([...DEFAULT_POLICY.scopes]);
   const [hours, setHours] = useState(24);
   const [limits, setLimits] = useState(DEFAULT_POLICY.limits);
+  const [budget, setBudget] = useState(DEFAULT_TIP_BUDGET);
   const [prepared, setPrepared] = useState<PreparedSession | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const confirmed = useRef<PreparedSession | null>(null);
-  const policy = useMemo(
-    () => ({
-      scopes: SCOPES.filter((s) => scopes.includes(s) && s !== "tip"),
+  const tipToken = props.sesame.tipToken;
+  // Tips are offered only when the node verifies them on a chain this app can reach.
+  const offered = SCOPES.filter((s) => s !== "tip" || tipToken !== null);
+  const tipping = tipToken !== null && scopes.includes("tip");
+  const { policy, budgetError } = useMemo((): {
+    policy: SessionPolicy | null;
+    budgetError: string | null;
+  } => {
+    const base = {
+      scopes: SCOPES.filter((s) => scopes.includes(s) && (s !== "tip" || tipToken !== null)),
       limits,
       durationMs: hours * 3_600_000,
-    }),
-    [scopes, limits, hours],
-  );
+    };
+    if (tipToken === null || !base.scopes.includes("tip"))
+      return { policy: base, budgetError: null };
+    try {
+      const amount = parseTokenAmount(budget, tipToken.decimals);
+      if (amount <= 0n) throw new Error("more than 0");
+      return {
+        policy: {
+          ...base,
+          tipBudget: {
+            mint: tipToken.mint,
+            amount: amount.toString(),
+            decimals: tipToken.decimals,
+          },
+        },
+        budgetError: null,
+      };
+    } catch {
+      return {
+        policy: null,
+        budgetError: `The tip budget must be a number of tokens above 0, with at most ${tipToken.decimals} decimals.`,
+      };
+    }
+  }, [scopes, limits, hours, budget, tipToken]);
 
   useEffect(() => {
+    if (policy === null) {
+      setPrepared(null);
+      return;
+    }
     let live = true;
     let made: PreparedSession | null = null;
     void manager.prepare(policy).then(
@@ -159,7 +205,7 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
             </tr>
           </thead>
           <tbody>
-            {SCOPES.filter((s) => s !== "tip").map((scope) => (
+            {offered.map((scope) => (
               <tr key={scope}>
                 <td>
                   <label>
@@ -199,6 +245,26 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
             ))}
           </tbody>
         </table>
+        {tipping && (
+          <label>
+            Tip budget (tokens){" "}
+            <input
+              inputMode="decimal"
+              value={budget}
+              onChange={(e) => setBudget(e.target.value)}
+              aria-describedby="budget-help"
+              aria-invalid={budgetError !== null}
+            />{" "}
+            <span id="budget-help" className="muted">
+              the most this session can ever tip, enforced by the chain
+            </span>
+          </label>
+        )}
+        {budgetError !== null && (
+          <p role="alert" className="error">
+            {budgetError}
+          </p>
+        )}
       </fieldset>
       <label>
         Duration{" "}
@@ -209,7 +275,16 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
           <option value={720}>30 days</option>
         </select>
       </label>
-      <h3>Exactly what your wallet will sign</h3>
+      <h3>{tipping ? "The grant your wallet signs" : "Exactly what your wallet will sign"}</h3>
+      {tipping && prepared?.grant.tipBudget != null && (
+        <p className="notice" data-testid="funding-note">
+          Your wallet signs one transaction that carries this grant and moves{" "}
+          {tokens(prepared.grant.tipBudget.amount, prepared.grant.tipBudget.decimals)} tokens into
+          this device's session account, plus 0.005 SOL for the session key's fees. The session key
+          can spend at most that; what is left returns to your wallet when the session ends or is
+          revoked.
+        </p>
+      )}
       <pre className="grant" data-testid="consent-text" aria-live="polite">
         {prepared?.text ?? "…"}
       </pre>
@@ -221,7 +296,7 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
       <button
         type="button"
         className="primary"
-        disabled={prepared === null || busy || policy.scopes.length === 0}
+        disabled={prepared === null || busy || policy === null || policy.scopes.length === 0}
         onClick={() => void start()}
       >
         Sign once with your wallet and start
@@ -230,17 +305,27 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
   );
 }
 
-function PostCard(props: {
+interface PostProps {
   post: ServedPost;
   sesame: Sesame;
+  /** This session can tip (funded, with the tip scope). */
+  canTip: boolean;
   open: (id: string) => void;
   profile: (w: string) => void;
   act: (f: () => Promise<unknown>) => Promise<void>;
-}) {
+}
+
+function PostCard(props: PostProps) {
   const { post, sesame } = props;
   const body = (post.payload as { body: { text: string } }).body;
   const [replying, setReplying] = useState(false);
   const [text, setText] = useState("");
+  const [tipOpen, setTipOpen] = useState(false);
+  const [tipAmount, setTipAmount] = useState("1");
+  const [tipped, setTipped] = useState(0n);
+  const token = sesame.tipToken;
+  const tips = sesame.tips;
+  const canTip = props.canTip && tips !== null && token !== null && post.wallet !== sesame.wallet;
   return (
     <article className="post" data-testid="post" aria-label={`Post by ${short(post.wallet)}`}>
       <header>
@@ -272,7 +357,46 @@ function PostCard(props: {
             Follow
           </button>
         )}
+        {canTip && (
+          <button type="button" onClick={() => setTipOpen(!tipOpen)} aria-expanded={tipOpen}>
+            Tip
+          </button>
+        )}
       </footer>
+      {tipped > 0n && token !== null && (
+        <p className="tipped" data-testid="tip-sent">
+          You tipped {tokens(tipped, token.decimals)}{" "}
+          {tipped === 10n ** BigInt(token.decimals) ? "token" : "tokens"}, on chain
+        </p>
+      )}
+      {tipOpen && canTip && (
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void props.act(async () => {
+              const amount = parseTokenAmount(tipAmount, token.decimals);
+              const sent = await tips.tip({ id: post.id, wallet: post.wallet }, amount);
+              setTipped((t) => t + sent.amount);
+              setTipOpen(false);
+              return sent.action;
+            });
+          }}
+        >
+          <label>
+            Tip amount (tokens){" "}
+            <input
+              inputMode="decimal"
+              value={tipAmount}
+              onChange={(e) => setTipAmount(e.target.value)}
+              required
+              size={6}
+            />
+          </label>
+          <button type="submit">Send tip</button>
+          <span className="muted">signed by the session key, no wallet prompt</span>
+        </form>
+      )}
       {replying && (
         <form
           className="row"
@@ -305,6 +429,7 @@ function PostCard(props: {
 function Home(props: {
   sesame: Sesame;
   feed: "global" | "following";
+  canTip: boolean;
   tick: number;
   go: (p: Page) => void;
   act: (f: () => Promise<unknown>) => Promise<void>;
@@ -371,6 +496,7 @@ function Home(props: {
             key={p.id}
             post={p}
             sesame={sesame}
+            canTip={props.canTip}
             open={(id) => props.go({ name: "thread", id })}
             profile={(w) => props.go({ name: "profile", wallet: w })}
             act={props.act}
@@ -384,6 +510,7 @@ function Home(props: {
 function Thread(props: {
   sesame: Sesame;
   id: string;
+  canTip: boolean;
   tick: number;
   go: (p: Page) => void;
   act: (f: () => Promise<unknown>) => Promise<void>;
@@ -402,6 +529,7 @@ function Thread(props: {
       key={p.id}
       post={p}
       sesame={props.sesame}
+      canTip={props.canTip}
       open={(id) => props.go({ name: "thread", id })}
       profile={(w) => props.go({ name: "profile", wallet: w })}
       act={props.act}
@@ -575,6 +703,7 @@ function Sessions(props: {
             </header>
             <p>
               Expires {new Date(s.expirationTime).toLocaleString()} · issued {ago(s.issuedAt)}
+              {budgetOf(s) !== null && <> · tip budget {budgetOf(s)} tokens, on chain</>}
             </p>
             <table className="limits">
               <thead>
@@ -614,6 +743,85 @@ function Sessions(props: {
           </li>
         ))}
       </ul>
+      <Funds sesame={props.sesame} tick={props.tick} act={props.act} version={version} />
+    </section>
+  );
+}
+
+function budgetOf(s: ServedSession): string | null {
+  const b = s.tipBudget as { amount?: string; decimals?: number } | null;
+  if (b === null || typeof b !== "object" || b.amount === undefined || b.decimals === undefined)
+    return null;
+  return tokens(b.amount, b.decimals);
+}
+
+type FundsAccount = Awaited<ReturnType<NonNullable<Sesame["tips"]>["accounts"]>>[number];
+
+/** The wallet's session token accounts: end (no prompt) or recover (one signature). */
+function Funds(props: {
+  sesame: Sesame;
+  tick: number;
+  version: number;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+}) {
+  const { tips, tipToken, signer, wallet } = props.sesame;
+  const [accounts, setAccounts] = useState<FundsAccount[]>([]);
+  const [mine, setMine] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` and versions reload
+  useEffect(() => {
+    if (tips === null || tipToken === null) return;
+    void tips.accounts(wallet, tipToken.mint).then(setAccounts, () => undefined);
+  }, [tips, tipToken, wallet, props.tick, props.version, mine]);
+  if (tips === null || tipToken === null) return null;
+  const amount = (n: bigint) => `${tokens(n, tipToken.decimals)} tokens`;
+  return (
+    <section aria-labelledby="funds-title" className="funds">
+      <h3 id="funds-title">Tip funds on chain</h3>
+      <p className="muted">
+        One token account per device, owned by your wallet. A session key only spends what is left
+        of its allowance. Ending a session returns the rest with no prompt; for a lost device,
+        recovering takes one wallet signature.
+      </p>
+      {accounts.length === 0 && <p className="muted">No session token accounts yet.</p>}
+      <ul className="sessions" data-testid="funds">
+        {accounts.map((a) => (
+          <li key={a.address} data-testid="funds-account">
+            <span className="mono">{short(a.address)}</span>{" "}
+            {a.thisDevice && <em>(this device)</em>} · holds {amount(a.token.amount)} ·{" "}
+            {a.token.delegate === null
+              ? "no session key may spend it"
+              : `session key ${short(a.token.delegate)} may spend ${amount(a.token.delegatedAmount)}`}
+            <div className="row">
+              {a.thisDevice && a.token.delegate !== null && (
+                <button
+                  type="button"
+                  onClick={() =>
+                    void props.act(async () => {
+                      await tips.end();
+                      setMine((v) => v + 1);
+                    })
+                  }
+                >
+                  Return this session's leftovers now (no prompt)
+                </button>
+              )}
+              {(a.token.amount > 0n || a.token.delegate !== null) && (
+                <button
+                  type="button"
+                  onClick={() =>
+                    void props.act(async () => {
+                      await tips.recover(signer, [a.address], { close: !a.thisDevice });
+                      setMine((v) => v + 1);
+                    })
+                  }
+                >
+                  Recover to my wallet (one signature)
+                </button>
+              )}
+            </div>
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }
@@ -631,6 +839,7 @@ export function App(props: {
     null,
   );
   const [signatures, setSignatures] = useState(signatureCount());
+  const [tipBalance, setTipBalance] = useState<TipBalance | null>(null);
 
   useEffect(() => {
     const api = getWallets();
@@ -651,7 +860,14 @@ export function App(props: {
       wallet.features as Record<string, { connect?: () => Promise<unknown> }>
     )["standard:connect"];
     await connectFeature?.connect?.();
-    const s = connectSesame(wallet, await nodeInfo());
+    const info = await nodeInfo();
+    const s = connectSesame(wallet, info);
+    // The embedded chain's faucet gives the development wallet SOL and demo tokens to tip.
+    if (wallet.name === "Sesame Dev Wallet") {
+      await fundDemoWallet(s.wallet, info).catch((e: unknown) =>
+        console.warn("Sesame: the faucet failed", e),
+      );
+    }
     setSesame(s);
     localStorage.setItem("sesame-last-wallet", wallet.name);
     const st = await s.manager.status();
@@ -659,6 +875,8 @@ export function App(props: {
       setState("app");
       await s.social.flush();
     } else {
+      // The chain does not know a session expired: return its leftovers now (no prompt).
+      if (st.state === "expired") void s.manager.endFunds().catch(() => undefined);
       setReason(
         st.state === "expired"
           ? "Your last session expired."
@@ -692,6 +910,25 @@ export function App(props: {
       clearInterval(retry);
     };
   }, [sesame, state]);
+
+  // What this device's funded session can still tip, from the chain.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
+  useEffect(() => {
+    if (sesame?.tips === null || sesame?.tips === undefined || state !== "app") {
+      setTipBalance(null);
+      return;
+    }
+    let live = true;
+    void sesame.tips.balance().then(
+      (b) => {
+        if (live) setTipBalance(b);
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [sesame, state, tick]);
 
   const act = useCallback(async (f: () => Promise<unknown>) => {
     try {
@@ -731,6 +968,12 @@ export function App(props: {
         <span className="muted" data-testid="signature-count">
           wallet signatures: {signatures}
         </span>
+        {tipBalance !== null && (
+          <span className="muted" data-testid="tip-budget">
+            tip budget left: {tokens(tipBalance.remaining, tipBalance.decimals)} of{" "}
+            {tokens(tipBalance.budget, tipBalance.decimals)} tokens
+          </span>
+        )}
       </header>
       {state === "app" && sesame !== null && (
         <nav className="tabs main" aria-label="Main">
@@ -803,10 +1046,24 @@ export function App(props: {
           />
         )}
         {state === "app" && sesame !== null && page.name === "home" && (
-          <Home sesame={sesame} feed={page.feed} tick={tick} go={setPage} act={act} />
+          <Home
+            sesame={sesame}
+            feed={page.feed}
+            canTip={tipBalance !== null}
+            tick={tick}
+            go={setPage}
+            act={act}
+          />
         )}
         {state === "app" && sesame !== null && page.name === "thread" && (
-          <Thread sesame={sesame} id={page.id} tick={tick} go={setPage} act={act} />
+          <Thread
+            sesame={sesame}
+            id={page.id}
+            canTip={tipBalance !== null}
+            tick={tick}
+            go={setPage}
+            act={act}
+          />
         )}
         {state === "app" && sesame !== null && page.name === "profile" && (
           <Profile sesame={sesame} wallet={page.wallet} tick={tick} act={act} />

@@ -1,5 +1,6 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { fromBase58, toBase58 } from "@sesame/protocol";
+import { describeTransaction, describeTransactionText } from "@sesame/solana/client";
 import {
   SolanaSignMessage,
   type SolanaSignMessageFeature,
@@ -29,6 +30,21 @@ export interface ApprovalRequest {
   readonly kind: "message" | "transaction";
   /** The message text (UTF-8) or a description of the transaction. */
   readonly text: string;
+  /** A transaction's memos, in full (a Sesame START carries its grant, or the grant's id). */
+  readonly memos?: readonly string[];
+}
+
+/** Every instruction of a wire transaction in words, and its memos. */
+function describeWire(wire: Uint8Array): { text: string; memos: readonly string[] } {
+  try {
+    const d = describeTransaction(wire);
+    return { text: describeTransactionText(d), memos: d.memos };
+  } catch (e) {
+    return {
+      text: `A Solana transaction of ${wire.length} bytes that this wallet cannot decode (${(e as Error).message})`,
+      memos: [],
+    };
+  }
 }
 
 type Approver = (request: ApprovalRequest) => Promise<boolean>;
@@ -127,8 +143,8 @@ export class DevWallet implements Wallet {
         signTransaction: async (...inputs: readonly SolanaSignTransactionInput[]) => {
           const outs = [];
           for (const input of inputs) {
-            const text = `Sign a Solana transaction of ${input.transaction.length} bytes`;
-            if (!(await this.approve({ kind: "transaction", text })))
+            const { text, memos } = describeWire(input.transaction);
+            if (!(await this.approve({ kind: "transaction", text, memos })))
               throw new Error("The request was rejected in the wallet");
             outs.push({
               signedTransaction: signWire(input.transaction, this.#secret, this.address),

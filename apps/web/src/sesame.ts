@@ -1,14 +1,23 @@
 import {
+  type ChainInfo,
+  chainFunding,
+  type FundingHook,
   IndexedDbSessionStore,
   NodeApi,
+  nodeChain,
+  persistentDeviceId,
   SessionManager,
   type SessionPolicy,
   SocialClient,
+  TipClient,
+  type Wallet,
   walletStandardAdapter,
 } from "@sesame/client";
 import {
   ErrorCode,
+  formatUnits,
   isProtocolError,
+  type MintAddress,
   ProtocolError,
   SCOPES,
   type Scope,
@@ -20,6 +29,14 @@ import type { Wallet as StandardWallet } from "@wallet-standard/core";
 export interface NodeInfo {
   readonly chain: string;
   readonly network: string;
+  /** The funds tier, when the node has it (`GET /v1/chain`). */
+  readonly funds: ChainInfo | null;
+}
+
+/** The token tips are paid in: the node's demo mint on the embedded chain. */
+export interface TipToken {
+  readonly mint: MintAddress;
+  readonly decimals: number;
 }
 
 export interface Sesame {
@@ -27,7 +44,12 @@ export interface Sesame {
   readonly manager: SessionManager;
   readonly social: SocialClient;
   readonly wallet: WalletAddress;
+  /** The connected wallet, as the SDK uses it (RECOVER asks it for one signature). */
+  readonly signer: Wallet;
   readonly info: NodeInfo;
+  /** Tips with the session key; null when the node has no chain for them. */
+  readonly tips: TipClient | null;
+  readonly tipToken: TipToken | null;
 }
 
 export const api = new NodeApi(window.location.origin);
@@ -35,8 +57,27 @@ const store = new IndexedDbSessionStore("sesame");
 const backend = webEd25519();
 
 export async function nodeInfo(): Promise<NodeInfo> {
-  const h = await api.health();
-  return { chain: h.chain, network: h.network };
+  const [h, funds] = await Promise.all([api.health(), api.chainInfo().catch(() => null)]);
+  return { chain: h.chain, network: h.network, funds };
+}
+
+/** Tokens from base units, for people: `1500000` with 6 decimals → `1.5`. */
+export function tokens(amount: bigint | string, decimals: number): string {
+  return formatUnits(amount.toString(), decimals);
+}
+
+/**
+ * Embedded chain only: the development wallet gets 2 SOL and 100 demo tokens from the
+ * node's faucet, once per wallet and chain (a restarted embedded chain has a new mint).
+ */
+export async function fundDemoWallet(wallet: string, info: NodeInfo): Promise<boolean> {
+  const funds = info.funds;
+  if (funds === null || funds.rpc === null || funds.demoMint === null) return false;
+  const key = `sesame-faucet:${wallet}:${funds.demoMint.address}`;
+  if (localStorage.getItem(key) !== null) return false;
+  await api.faucet(wallet);
+  localStorage.setItem(key, String(Date.now()));
+  return true;
 }
 
 function deviceLabel(): string {
@@ -65,6 +106,16 @@ export function connectSesame(wallet: StandardWallet, info: NodeInfo): Sesame {
   const account = wallet.accounts[0];
   if (account === undefined) throw new Error("the wallet has no account");
   const signer = walletStandardAdapter(wallet, account, info.chain);
+  const funds = info.funds;
+  const reached = funds === null ? null : nodeChain(api, funds, { pollMs: 100 });
+  const chain = reached?.chain ?? null;
+  // One id per browser profile: every session here reuses this device's token account.
+  const deviceId = persistentDeviceId(localStorage);
+  const flow = {
+    deviceId,
+    ...(reached?.memoProgram === undefined ? {} : { memoProgram: reached.memoProgram }),
+  };
+  const funding: FundingHook | undefined = chain === null ? undefined : chainFunding(chain, flow);
   const manager = new SessionManager({
     store,
     api,
@@ -77,9 +128,18 @@ export function connectSesame(wallet: StandardWallet, info: NodeInfo): Sesame {
       chain: info.chain,
       network: info.network,
     },
+    ...(funding === undefined ? {} : { funding }),
+    onFundsEnded: (e) => {
+      if (!e.ok) console.warn("Sesame: could not return the session's funds", e.error);
+    },
   });
   const social = new SocialClient({ manager, store, api, backend, context: info });
-  return { api, manager, social, wallet: signer.address, info };
+  const tips = chain === null ? null : new TipClient({ manager, social, chain, ...flow });
+  const tipToken =
+    tips === null || funds?.demoMint === null || funds?.demoMint === undefined
+      ? null
+      : { mint: funds.demoMint.address as MintAddress, decimals: funds.demoMint.decimals };
+  return { api, manager, social, wallet: signer.address, signer, info, tips, tipToken };
 }
 
 export const SCOPE_LABELS: Record<Scope, string> = {
@@ -91,6 +151,9 @@ export const SCOPE_LABELS: Record<Scope, string> = {
   dm: "Direct messages",
   tip: "Tip",
 };
+
+/** The tip budget the consent screen proposes, in tokens. */
+export const DEFAULT_TIP_BUDGET = "5";
 
 export const DEFAULT_POLICY: SessionPolicy = {
   scopes: SCOPES.filter((s) => s !== "tip"),
@@ -139,6 +202,17 @@ export function explain(e: unknown): { message: string; action?: "renew" | "rest
         message: `This session may not do that (${(err.context as { scope: string }).scope}). Start one that may.`,
         action: "restart",
       };
+    case ErrorCode.CHAIN_ERROR: {
+      const c = err.context as { program: string; name: string; message: string };
+      if (c.program === "token" && c.name === "InsufficientFunds") {
+        return {
+          message: `Over your tip budget: the chain refused the transfer (token program: ${c.message}). This session cannot move more than the budget you granted; start a new session for more.`,
+        };
+      }
+      return {
+        message: `The chain refused the transaction: ${c.name} (${c.program}): ${c.message}.`,
+      };
+    }
     case ErrorCode.UNAVAILABLE:
       return {
         message:

@@ -9,6 +9,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { GRANT_MEMO_PREFIX, grantIdOfText } from "@sesame/protocol";
+import { decodeTokenAccount, mainTokenAccountAddress, rpcChain } from "@sesame/solana/client";
+import { address } from "@solana/kit";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -44,30 +47,63 @@ async function signatures(page: Page): Promise<number> {
   return Number(/(\d+)/.exec(text)?.[1] ?? Number.NaN);
 }
 
-async function approveNextPrompt(page: Page): Promise<string> {
+/** Approves the dev wallet's next request; returns what its dialog showed. */
+async function approveNextPrompt(
+  page: Page,
+  screenshot?: string,
+): Promise<{ text: string; memos: string[]; transaction: boolean }> {
   const dialog = page.getByTestId("wallet-dialog");
   await dialog.waitFor();
+  if (screenshot !== undefined) await shot(page, screenshot);
   const text = (await page.getByTestId("wallet-message").textContent()) ?? "";
+  const memos = await page.getByTestId("wallet-memo").allTextContents();
+  const transaction = (await dialog.getByText("sign a transaction").count()) > 0;
   await dialog.getByRole("button", { name: "Approve" }).click();
   await dialog.waitFor({ state: "detached" });
-  return text;
+  return { text, memos, transaction };
 }
 
-/** Connects the dev wallet, checks the consent text is what gets signed, approves once. */
+/**
+ * Connects the dev wallet, reads the consent text, approves once. With `tipBudget`, the
+ * session also gets the tip scope and that budget, in tokens (a funded START).
+ */
 async function connectAndStart(
   page: Page,
   base: string,
-): Promise<{ consent: string; signed: string }> {
+  options: { tipBudget?: string; screenshots?: { consent: string; wallet: string } } = {},
+): Promise<{ consent: string; signed: Awaited<ReturnType<typeof approveNextPrompt>> }> {
   await page.goto(base);
   await page.getByRole("button", { name: /Sesame Dev Wallet/ }).click();
   const consentBox = page.getByTestId("consent-text");
   await consentBox.filter({ hasText: "wants you to start a Sesame session" }).waitFor();
+  if (options.tipBudget !== undefined) {
+    await page.getByRole("checkbox", { name: "Tip", exact: true }).check();
+    await page.getByLabel("Tip budget (tokens)").fill(options.tipBudget);
+    await consentBox.filter({ hasText: `Tip Budget: ${options.tipBudget} of token` }).waitFor();
+    await page
+      .getByTestId("funding-note")
+      .filter({ hasText: `moves ${options.tipBudget} tokens into this device's session account` })
+      .waitFor();
+  }
   const consent = (await consentBox.textContent()) ?? "";
+  if (options.screenshots !== undefined) await shot(page, options.screenshots.consent);
   await page.getByRole("button", { name: /Sign once with your wallet/ }).click();
-  const signed = await approveNextPrompt(page);
+  const signed = await approveNextPrompt(page, options.screenshots?.wallet);
   await page.getByLabel("What's happening?").waitFor();
   return { consent, signed };
 }
+
+/** A wallet's balance of the node's demo token, base units, read over the node's /rpc. */
+async function demoTokens(base: string, owner: string): Promise<bigint> {
+  const info = (await (await fetch(`${base}/v1/chain`)).json()) as {
+    demoMint: { address: string };
+  };
+  const chain = rpcChain(`${base}/rpc`);
+  const ata = await mainTokenAccountAddress(address(owner), address(info.demoMint.address));
+  return decodeTokenAccount(await chain.getAccount(ata))?.amount ?? 0n;
+}
+
+const TOKEN = 1_000_000n; // the demo mint has 6 decimals
 
 async function expectNoAlert(page: Page): Promise<void> {
   expect(await page.getByTestId("status").count()).toBe(0);
@@ -143,15 +179,37 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
     node?.kill("SIGTERM");
   });
 
-  it("1. connect: the consent text is exactly what the wallet signs, for one prompt", async () => {
-    const { consent, signed } = await connectAndStart(a, base);
-    expect(signed).toBe(consent);
+  it("1. connect with a tip budget: ONE prompt, the START transaction, carrying exactly the consent text", async () => {
+    const { consent, signed } = await connectAndStart(a, base, {
+      tipBudget: "10",
+      screenshots: { consent: "1a-consent-with-tip-budget", wallet: "1b-wallet-signs-start" },
+    });
     expect(await signatures(a)).toBe(1);
     aliceWallet = consent.split("\n")[1] ?? "";
+    // The one prompt is a transaction: it funds the device's session account, makes the
+    // session key its delegate for the budget, tops the key up, and carries the grant.
+    expect(signed.transaction).toBe(true);
+    expect(signed.text).toContain(`fee paid by ${aliceWallet}`);
+    for (const step of ["TransferChecked", "ApproveChecked", "system Transfer", "memo Memo"])
+      expect(signed.text).toContain(step);
+    expect(signed.text).toContain("move 10 (10000000 base units)");
+    // Its memo is the consent text itself, or the id of exactly that text.
+    expect(signed.memos).toHaveLength(1);
+    expect([consent, `${GRANT_MEMO_PREFIX}${grantIdOfText(consent)}`]).toContain(signed.memos[0]);
+    // The node stored exactly the consent text, in transaction form.
     const sessions = (await (await fetch(`${base}/v1/wallets/${aliceWallet}/sessions`)).json()) as {
-      items: { text: string }[];
+      items: { text: string; grant: string }[];
     };
-    expect(sessions.items.map((s) => s.text)).toContain(consent);
+    const mine = sessions.items.find((s) => s.text === consent);
+    expect(mine).toBeDefined();
+    const stored = (await (await fetch(`${base}/v1/grants/${mine?.grant}`)).json()) as {
+      text: string;
+      form: string;
+    };
+    expect(stored).toMatchObject({ text: consent, form: "transaction" });
+    // The faucet gave the dev wallet 100 tokens on connect; 10 are in the session account.
+    expect(await demoTokens(base, aliceWallet)).toBe(90n * TOKEN);
+    await a.getByTestId("tip-budget").filter({ hasText: "10 of 10 tokens" }).waitFor();
     await shot(a, "1-session-started");
   }, 60_000);
 
@@ -159,6 +217,8 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
     // Bob, on a phone-width screen, starts a session so Alice can message him.
     const bobStart = await connectAndStart(b, base);
     bobWallet = bobStart.consent.split("\n")[1] ?? "";
+    // Without tips, the one prompt is a message: exactly the consent text.
+    expect(bobStart.signed).toMatchObject({ transaction: false, text: bobStart.consent });
     let done = 0;
     const post = async (text: string) => {
       await a.getByLabel("What's happening?").fill(text);
@@ -166,21 +226,21 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
       await a.getByTestId("post").filter({ hasText: text }).first().waitFor();
       done++;
     };
-    for (let i = 1; i <= 12; i++) await post(`Post number ${i} from Alice's session key`);
+    for (let i = 1; i <= 11; i++) await post(`Post number ${i} from Alice's session key`);
     for (let i = 1; i <= 3; i++) {
-      const card = a.getByTestId("post").filter({ hasText: "Post number 12" }).first();
+      const card = a.getByTestId("post").filter({ hasText: "Post number 11" }).first();
       await card.getByRole("button", { name: "Reply", exact: true }).click();
       await card.getByPlaceholder("Write a reply").fill(`Reply ${i}`);
       await card.getByRole("button", { name: "Send reply" }).click();
       await a
         .getByTestId("post")
-        .filter({ hasText: "Post number 12" })
+        .filter({ hasText: "Post number 11" })
         .first()
         .getByText(`${i} repl`)
         .waitFor();
       done++;
     }
-    for (const n of [11, 10]) {
+    for (const n of [10, 9]) {
       const card = a
         .getByTestId("post")
         .filter({ hasText: `Post number ${n} ` })
@@ -214,16 +274,45 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     done++;
+    // Tip the seeded post's author 1 token: the session key signs the transfer (no prompt).
+    const hot = a.getByTestId("post").filter({ hasText: "Hot take" }).first();
+    await hot.getByRole("button", { name: "Tip", exact: true }).click();
+    await hot.getByLabel("Tip amount (tokens)").fill("1");
+    await hot.getByRole("button", { name: "Send tip" }).click();
+    await hot.getByTestId("tip-sent").filter({ hasText: "You tipped 1 token" }).waitFor();
+    await a.getByTestId("tip-budget").filter({ hasText: "9 of 10 tokens" }).waitFor();
+    done++;
     const profile = (await (await fetch(`${base}/v1/wallets/${aliceWallet}/profile`)).json()) as {
       following: number;
       posts: number;
     };
-    expect(profile).toMatchObject({ following: 1, posts: 12 });
+    expect(profile).toMatchObject({ following: 1, posts: 11 });
+    // The node accepted the tip (it verified the transfer on chain); the author has it.
+    const sessions = (await (await fetch(`${base}/v1/wallets/${aliceWallet}/sessions`)).json()) as {
+      items: { used: Record<string, number>; status: string }[];
+    };
+    expect(sessions.items.find((s) => s.status === "active")?.used.tip).toBe(1);
+    const feed = (await (await fetch(`${base}/v1/feed?limit=100`)).json()) as {
+      items: { wallet: string; payload: { body: { text?: string } } }[];
+    };
+    const author = feed.items.find((p) => p.payload.body.text?.includes("Hot take"))?.wallet;
+    expect(await demoTokens(base, author ?? "")).toBe(TOKEN);
     await expectNoAlert(a);
     expect(done).toBe(20);
     expect(await signatures(a)).toBe(1);
     await shot(a, "2-after-20-actions");
     await shot(b, "2-phone-width-feed");
+
+    // Over the budget: the token program refuses; the app says so in words; no prompt.
+    await hot.getByRole("button", { name: "Tip", exact: true }).click();
+    await hot.getByLabel("Tip amount (tokens)").fill("50");
+    await hot.getByRole("button", { name: "Send tip" }).click();
+    const alert = a.getByTestId("status");
+    await alert.filter({ hasText: "Over your tip budget" }).waitFor();
+    expect(await alert.textContent()).toMatch(/insufficient funds/i);
+    await a.getByTestId("tip-budget").filter({ hasText: "9 of 10 tokens" }).waitFor();
+    expect(await signatures(a)).toBe(1);
+    await shot(a, "2b-tip-over-budget");
   }, 180_000);
 
   it("3. a reload resumes the session with no prompt", async () => {
@@ -256,6 +345,15 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
     await approveNextPrompt(a); // the wallet signs the revocation
     expect(await signatures(a)).toBe(2);
     await a.getByTestId("session").filter({ hasText: "revoked" }).first().waitFor();
+    // Revoking also ENDed the session on chain, with no prompt: the 9 tokens left are back.
+    await a
+      .getByTestId("funds-account")
+      .filter({ hasText: "(this device)" })
+      .filter({ hasText: "holds 0 tokens" })
+      .filter({ hasText: "no session key may spend it" })
+      .waitFor();
+    expect(await demoTokens(base, aliceWallet)).toBe(99n * TOKEN);
+    expect(await signatures(a)).toBe(2);
     await a.getByRole("button", { name: "Home" }).click();
     await a.getByLabel("What's happening?").fill("This must be refused");
     await a.getByRole("button", { name: "Post", exact: true }).click();

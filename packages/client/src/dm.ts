@@ -17,7 +17,7 @@ import {
 import type { SessionKeys } from "./keys.js";
 
 /**
- * End-to-end encryption of a direct message (docs/PROTOCOL.md, Direct messages):
+ * End-to-end encryption of a direct message (docs/PROTOCOL.md §6.6):
  * for each recipient session key R, a fresh ephemeral X25519 key E,
  *   shared = X25519(e, R)
  *   info   = "sesame/1/dm" || sender (32) || recipient (32) || messageId (16)

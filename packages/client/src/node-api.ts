@@ -7,6 +7,7 @@ import {
   type SignedGrant,
   type SignedRevocation,
 } from "@sesame/protocol";
+import type { ChainInfo } from "./funds.js";
 
 export type ItemResult =
   | { readonly ok: true; readonly id: string; readonly logId: number; readonly duplicate: boolean }
@@ -246,6 +247,18 @@ export class NodeApi {
     const path = `/v1/wallets/${wallet}/inbox${query(q)}`;
     return await this.#request<Page<ServedAction>>("GET", path, undefined, {
       "sesame-request": await signRequest("GET", path),
+    });
+  }
+
+  /** The funds tier: the node's chain, whether it verifies tips, its RPC path and demo mint. */
+  chainInfo() {
+    return this.#request<ChainInfo>("GET", "/v1/chain");
+  }
+
+  /** Embedded chain only: 2 SOL and 100 demo tokens for a (demo) wallet. */
+  faucet(wallet: string) {
+    return this.#request<{ lamports: string; tokens: string; mint: string }>("POST", "/v1/faucet", {
+      wallet,
     });
   }
 

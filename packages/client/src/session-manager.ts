@@ -49,7 +49,19 @@ export interface FundingHook {
   buildStart(grantText: string, grant: Grant): Promise<Uint8Array>;
   /** Sends the wallet-signed START transaction to the chain and waits for confirmation. */
   send(signedWire: Uint8Array): Promise<void>;
+  /**
+   * END, signed by the session key (no prompt): returns what is left of a funded session's
+   * allowance and its fee lamports to the wallet. Resolves to null when nothing was left.
+   * The manager calls it before it destroys a funded session's keys (revoke, replacement)
+   * and from `endFunds()`.
+   */
+  end?(grant: Grant, keys: SessionKeys): Promise<unknown>;
 }
+
+/** What happened when the manager returned a funded session's leftovers (END). */
+export type FundsEnded =
+  | { readonly grantId: GrantId; readonly ok: true; readonly result: unknown }
+  | { readonly grantId: GrantId; readonly ok: false; readonly error: unknown };
 
 export interface PreparedSession {
   readonly keyId: string;
@@ -76,6 +88,11 @@ export interface SessionManagerOptions {
   readonly walletAddress: WalletAddress;
   readonly wallet?: Wallet;
   readonly funding?: FundingHook;
+  /**
+   * Told of every END the manager ran (on revoke or replacement), and of its failures: the
+   * keys are destroyed anyway, and the wallet can still RECOVER the account (one prompt).
+   */
+  readonly onFundsEnded?: (event: FundsEnded) => void;
   /** Start a new session this long before the current one expires. Default 10 minutes. */
   readonly renewBeforeMs?: number;
   readonly clock?: () => number;
@@ -185,11 +202,15 @@ export class SessionManager {
     let signature: string;
     let transaction: string | null = null;
     const funded = policy.scopes.includes("tip") && this.options.funding !== undefined;
+    const previous = await store.getRecord(this.slot);
     try {
       if (funded) {
         const funding = this.options.funding as FundingHook;
         const [signed] = await wallet.signTransactions([await funding.buildStart(text, grant)]);
         if (signed === undefined) throw new Error("the wallet returned no transaction");
+        // The replaced session returns its leftovers first: START makes the new key the
+        // delegate, after which the old key could no longer move its allowance back.
+        await this.#endFunds(previous);
         await funding.send(signed);
         transaction = bytesToBase64(signed);
         await api.postGrant({ text, transaction });
@@ -198,12 +219,12 @@ export class SessionManager {
       } else {
         signature = toBase58(await wallet.signMessage(utf8(text)));
         await api.postGrant({ text, signature: signature as Signature });
+        await this.#endFunds(previous);
       }
     } catch (e) {
       await store.destroyKeys(keyId);
       throw e;
     }
-    const previous = await store.getRecord(this.slot);
     const record: SessionRecord = {
       keyId,
       grantId: grantIdOfText(text),
@@ -336,7 +357,10 @@ export class SessionManager {
     if (target === undefined)
       throw new ProtocolError(ErrorCode.NOT_FOUND, { what: "a session to revoke" });
     const result = await this.#revoke({ kind: "grant", grant: target }, compromisedSince);
-    if (current !== undefined && current.grantId === target) await this.#forget(current);
+    if (current !== undefined && current.grantId === target) {
+      await this.#endFunds(current);
+      await this.#forget(current);
+    }
     return result;
   }
 
@@ -347,8 +371,58 @@ export class SessionManager {
       compromisedSince,
     );
     const current = await this.options.store.getRecord(this.slot);
-    if (current !== undefined) await this.#forget(current);
+    if (current !== undefined) {
+      await this.#endFunds(current);
+      await this.#forget(current);
+    }
     return result;
+  }
+
+  /**
+   * END for this device's funded session, with no prompt: what is left of its tip
+   * allowance and its fee lamports go back to the wallet. For an expired session (the
+   * chain does not know about expiry), or whenever the app is done with the funds.
+   * Resolves to the funding hook's answer (null when nothing was left), or undefined when
+   * there is no funded session whose keys this device holds. Failures reject.
+   */
+  async endFunds(): Promise<unknown> {
+    const record = await this.options.store.getRecord(this.slot);
+    const end = this.options.funding?.end;
+    if (record === undefined || end === undefined) return undefined;
+    if (record.revokedAt !== undefined && record.revokedAt !== null) return undefined;
+    const grant = parseGrantText(record.text);
+    if (grant.tipBudget === null) return undefined;
+    const keys = await this.options.store.loadKeys(record.keyId);
+    if (keys === undefined) return undefined;
+    return await end.call(this.options.funding, grant, keys);
+  }
+
+  /** Best effort END of a session about to lose its keys; reported to `onFundsEnded`. */
+  async #endFunds(record: SessionRecord | undefined): Promise<void> {
+    const funding = this.options.funding;
+    if (record === undefined || funding?.end === undefined) return;
+    if (record.revokedAt !== undefined && record.revokedAt !== null) return;
+    let event: FundsEnded;
+    try {
+      const grant = parseGrantText(record.text);
+      if (grant.tipBudget === null) return;
+      const keys = await this.options.store.loadKeys(record.keyId);
+      if (keys === undefined) return;
+      event = { grantId: record.grantId, ok: true, result: await funding.end(grant, keys) };
+    } catch (error) {
+      event = { grantId: record.grantId, ok: false, error };
+    }
+    this.options.onFundsEnded?.(event);
+  }
+
+  /** The node refused this session as revoked: destroy its keys on this device too. */
+  async forgetRevoked(): Promise<void> {
+    const record = await this.options.store.getRecord(this.slot);
+    if (record !== undefined && (record.revokedAt === undefined || record.revokedAt === null)) {
+      // Revoked elsewhere: the leftovers still go back to the wallet first (no prompt).
+      await this.#endFunds(record);
+      await this.#forget(record);
+    }
   }
 
   /** Destroys the keys; keeps a tombstone so the next action says "revoked", not "none". */

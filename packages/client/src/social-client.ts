@@ -108,7 +108,11 @@ export class SocialClient {
     this.#clock = options.clock ?? Date.now;
   }
 
-  async #session(): Promise<ActiveSession> {
+  /**
+   * This device's session, if it can act: else the refusal an app shows (none, revoked,
+   * expired), as a ProtocolError. No prompt.
+   */
+  async session(): Promise<ActiveSession> {
     const status = await this.options.manager.status();
     switch (status.state) {
       case "none":
@@ -131,7 +135,7 @@ export class SocialClient {
 
   /** Signs one action with the session key and sends it (queued if the node is down). */
   async act<K extends ActionKind>(kind: K, body: BodyOfKind[K]): Promise<SendResult> {
-    const session = await this.#session();
+    const session = await this.session();
     const { store } = this.options;
     const scope = SCOPE_OF_KIND[kind];
     if (!session.grant.scopes.includes(scope))
@@ -179,6 +183,7 @@ export class SocialClient {
     const { api, store } = this.options;
     let done = 0;
     const outbox = [...session.record.outbox];
+    let revoked = false;
     while (outbox.length > 0) {
       const batch = takeBatch(outbox);
       let results: Awaited<ReturnType<NodeApi["postActions"]>>;
@@ -218,8 +223,17 @@ export class SocialClient {
         );
         await store.dequeue(session.slot, action.signature);
         done++;
+        if (
+          !r.ok &&
+          (r.error.code === ErrorCode.SESSION_REVOKED || r.error.code === ErrorCode.EQUIVOCATION)
+        ) {
+          revoked = true;
+        }
       }
     }
+    // Revoked on another device (or cut off for equivocation): destroy the keys here too,
+    // so what was encrypted to them can no longer be read on this device either.
+    if (revoked) await this.options.manager.forgetRevoked();
     return done;
   }
 
@@ -274,12 +288,27 @@ export class SocialClient {
    * this wallet's own live `dm` sessions (so its other devices can read what it sent).
    */
   async sendDm(to: string, text: string): Promise<SendResult> {
-    const session = await this.#session();
+    const session = await this.session();
     const from = session.grant.wallet;
-    const liveKeys = async (wallet: string) =>
-      (await this.options.api.sessions(wallet))
-        .filter((s) => s.status === "active" && s.scopes.includes("dm"))
-        .map((s) => s.encryptionKey as EncryptionPublicKey);
+    // The node only says which sessions exist; each key is taken from a grant whose
+    // wallet signature this client verified itself, so a node cannot slip in its own key.
+    const liveKeys = async (wallet: string): Promise<EncryptionPublicKey[]> => {
+      const now = this.#clock();
+      const listed = (await this.options.api.sessions(wallet)).filter(
+        (s) => s.status === "active" && s.scopes.includes("dm"),
+      );
+      const keys: EncryptionPublicKey[] = [];
+      for (const s of listed) {
+        try {
+          const g = (await this.#grant(s.grant)).grant;
+          if (g.wallet !== wallet || !g.scopes.includes("dm") || g.expirationTime <= now) continue;
+          keys.push(g.encryptionKey);
+        } catch {
+          // A session whose grant does not verify gets no copy.
+        }
+      }
+      return keys;
+    };
     const theirs = await liveKeys(to);
     const recipients = [...theirs, ...(await liveKeys(from)), session.grant.encryptionKey];
     const unique = [...new Set(recipients)];
@@ -294,7 +323,7 @@ export class SocialClient {
 
   /** This wallet's direct messages, decrypted with this session's key, newest first. */
   async inbox(q?: PageQuery): Promise<Verified<ReadDm>> {
-    const session = await this.#session();
+    const session = await this.session();
     const page = await this.options.api.inbox(
       session.grant.wallet,
       async (method, path) => {

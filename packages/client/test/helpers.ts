@@ -16,6 +16,7 @@ import {
   createNode,
   type DatabaseOptions,
   dropSchema,
+  type NodeOptions,
   openDatabase,
   type SesameNode,
 } from "@sesame/node";
@@ -107,6 +108,8 @@ export interface TestNodeOptions {
   /** Keep this PostgreSQL schema (restarts); implies engine postgres. */
   readonly schema?: string;
   readonly port?: number;
+  /** The funds tier's chain (default none: tips refused). */
+  readonly chain?: NodeOptions["chain"];
 }
 
 /** Starts a node verifying against CONTEXT; PostgreSQL (own schema) unless told otherwise. */
@@ -133,6 +136,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     database,
     config: { verify: CONTEXT },
     clock: () => Date.now() + state.offset,
+    ...(options.chain === undefined ? {} : { chain: options.chain }),
   });
   const url = await node.app.listen({ port: options.port ?? 0, host: "127.0.0.1" });
   let closed: Promise<void> | undefined;

@@ -5,8 +5,10 @@
  * `@solana-program/token` and `@solana-program/system` export.
  */
 import { ErrorCode, ProtocolError } from "@sesame/protocol";
-import * as kit from "@solana/kit";
-import { isSolanaError, SOLANA_ERROR__INSTRUCTION_ERROR__CUSTOM } from "@solana/kit";
+// The error codes only (not all of kit: this module also runs in browsers, where a
+// namespace import of kit would keep all of it in the bundle).
+import * as solanaErrors from "@solana/errors";
+import { isSolanaError, SOLANA_ERROR__INSTRUCTION_ERROR__CUSTOM } from "@solana/errors";
 import * as system from "@solana-program/system";
 import * as token from "@solana-program/token";
 import {
@@ -160,7 +162,7 @@ export function decodeTransactionError(
 // Kit turns RPC errors into SolanaErrors with numeric codes; map the codes back to names.
 const KIT_INSTRUCTION_ERRORS = new Map<number, string>();
 const KIT_TRANSACTION_ERRORS = new Map<number, string>();
-for (const [key, value] of Object.entries(kit)) {
+for (const [key, value] of Object.entries(solanaErrors)) {
   if (typeof value !== "number") continue;
   if (key.startsWith("SOLANA_ERROR__INSTRUCTION_ERROR__"))
     KIT_INSTRUCTION_ERRORS.set(

@@ -1,6 +1,8 @@
-export * from "./accounts.js";
-export type * from "./chain.js";
-export * from "./constants.js";
+/**
+ * `@sesame/solana`: everything of the browser-safe entry (`@sesame/solana/client`), plus
+ * the embedded LiteSVM chain (a native module) and its Fastify JSON-RPC plugin (Node only).
+ */
+export * from "./client.js";
 export {
   EmbeddedChain,
   type EmbeddedChainOptions,
@@ -9,10 +11,4 @@ export {
 } from "./embedded/chain.js";
 export { feeOf } from "./embedded/fees.js";
 export { handleRpc } from "./embedded/rpc.js";
-export * from "./errors.js";
 export * from "./fastify.js";
-export * from "./rpc-chain.js";
-export * from "./session.js";
-export * from "./transactions.js";
-export * from "./verify-tip.js";
-export { type DecodedWire, decodeWire, encodeWire, fromBase64, toBase64 } from "./wire.js";

@@ -123,7 +123,9 @@ export class IndexedDbSessionStore implements SessionStore {
 
   /** Read-modify-write in one IndexedDB transaction; resolves after it commits. */
   async #update(slot: string, change: (r: SessionRecord) => SessionRecord): Promise<SessionRecord> {
-    const tx = (await this.#db).transaction("records", "readwrite");
+    // "strict": the counter is on disk before anything is signed with it (Chromium's
+    // default "relaxed" durability could roll it back on a crash and reuse a number).
+    const tx = (await this.#db).transaction("records", "readwrite", { durability: "strict" });
     const current = await tx.store.get(slot);
     if (current === undefined) {
       tx.abort();

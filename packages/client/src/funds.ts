@@ -1,0 +1,423 @@
+/**
+ * The funds tier for apps: a funded START as the session's one wallet prompt, tips sent
+ * with the session key (no prompt), END with no prompt, and RECOVER with one. Runs in
+ * browsers and Node: it uses only `@sesame/solana/client` (no embedded chain).
+ */
+import {
+  type ActionId,
+  ErrorCode,
+  type Grant,
+  type MintAddress,
+  ProtocolError,
+  type Signature,
+  toBase58,
+  type WalletAddress,
+} from "@sesame/protocol";
+import {
+  type Chain,
+  decodeTokenAccount,
+  type EndedSession,
+  endSession,
+  findSessionTokenAccounts,
+  type Priority,
+  prepareRecover,
+  prepareStartSession,
+  programsOfWire,
+  type RpcChainOptions,
+  remainingAllowance,
+  rpcChain,
+  type SessionTokenAccount,
+  sendTip,
+  sessionTokenAccountAddress,
+  type TransactionSignature,
+  toBase64,
+} from "@sesame/solana/client";
+import {
+  type Address,
+  address,
+  getTransactionEncoder,
+  type SignatureBytes,
+  type Transaction,
+  type TransactionPartialSigner,
+} from "@solana/kit";
+import type { SessionKeys } from "./keys.js";
+import type { NodeApi } from "./node-api.js";
+import type { FundingHook, SessionManager } from "./session-manager.js";
+import type { SendResult, SocialClient } from "./social-client.js";
+import type { Wallet } from "./wallet.js";
+
+const txEncoder = getTransactionEncoder();
+
+// ---------------------------------------------------------------------------------------
+// Amounts
+
+/** `"1.5"` tokens with 6 decimals → `1500000n` base units. Refuses more decimals than the mint. */
+export function parseTokenAmount(text: string, decimals: number): bigint {
+  const t = text.trim();
+  const m = /^(\d*)(?:\.(\d*))?$/.exec(t);
+  if (t === "" || t === "." || m === null) {
+    throw new ProtocolError(ErrorCode.INVALID_FIELD, {
+      field: "amount",
+      reason: "must be a number of tokens, like 1 or 2.5",
+    });
+  }
+  const whole = m[1] ?? "";
+  const fraction = m[2] ?? "";
+  if (fraction.length > decimals) {
+    throw new ProtocolError(ErrorCode.INVALID_FIELD, {
+      field: "amount",
+      reason: `has more than ${decimals} decimals`,
+    });
+  }
+  return BigInt(`${whole || "0"}${fraction.padEnd(decimals, "0")}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Device id and the session key as a kit signer
+
+/** Anything like `localStorage`. */
+export interface KeyValueStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/**
+ * This device's id for its session token accounts: random the first time, then the same
+ * for good (kept in `storage`, e.g. `localStorage`). A stable id lets every session on the
+ * device reuse its token account (the rent is paid once); a lost id loses nothing (the
+ * wallet finds and recovers its accounts with `findSessionTokenAccounts`).
+ */
+export function persistentDeviceId(storage: KeyValueStorage, key = "sesame-device-id"): string {
+  const saved = storage.getItem(key);
+  if (saved !== null && saved.length > 0 && saved.length <= 128) return saved;
+  const fresh = toBase58(globalThis.crypto.getRandomValues(new Uint8Array(16)));
+  storage.setItem(key, fresh);
+  return fresh;
+}
+
+/**
+ * The session key as a `@solana/kit` partial signer. It signs the transaction's message
+ * bytes through `SessionKeys.sign`, so the key itself never leaves its store (a
+ * non-extractable WebCrypto key in browsers).
+ */
+export function sessionKeySigner(keys: Pick<SessionKeys, "sessionKey" | "sign">) {
+  const signer: TransactionPartialSigner = Object.freeze({
+    address: address(keys.sessionKey),
+    async signTransactions(transactions: readonly Transaction[]) {
+      const out = [];
+      for (const tx of transactions) {
+        const signature = await keys.sign(Uint8Array.from(tx.messageBytes));
+        out.push(Object.freeze({ [signer.address]: signature as SignatureBytes }));
+      }
+      return out;
+    },
+  });
+  return signer;
+}
+
+// ---------------------------------------------------------------------------------------
+// The funding hook: START as the one prompt, END with none
+
+export interface ChainFundingOptions {
+  /** This device's id (see `persistentDeviceId`). */
+  readonly deviceId: string;
+  /** The chain's Memo program (`GET /v1/chain` → memoProgram). Default Memo v3. */
+  readonly memoProgram?: Address;
+  /** Lamports for the session key's fees. Default 0.005 SOL. */
+  readonly feeTopUp?: bigint;
+  readonly priority?: Priority;
+  /** How long to wait for a confirmation, ms. Default 60 s. */
+  readonly confirmTimeoutMs?: number;
+}
+
+function flowOptions(options: Pick<ChainFundingOptions, "memoProgram" | "priority">) {
+  return {
+    ...(options.memoProgram === undefined ? {} : { memoProgram: options.memoProgram }),
+    ...(options.priority === undefined ? {} : { priority: options.priority }),
+  };
+}
+
+/**
+ * A `FundingHook` over a chain (e.g. `rpcChain(origin + "/rpc")`): `buildStart` reads the
+ * chain and builds START for the wallet to sign (the session's one prompt), `send`
+ * submits and confirms it, `end` returns the leftovers with the session key (no prompt).
+ */
+export function chainFunding(chain: Chain, options: ChainFundingOptions): Required<FundingHook> {
+  // What `send` needs of the transactions `buildStart` made: when the blockhash expires.
+  const built = new Map<string, bigint>();
+  const messageKey = (messageBytes: Uint8Array) => toBase64(messageBytes);
+  return Object.freeze({
+    async buildStart(grantText: string, _grant: Grant): Promise<Uint8Array> {
+      const start = await prepareStartSession(chain, {
+        grantText,
+        deviceId: options.deviceId,
+        ...(options.feeTopUp === undefined ? {} : { feeTopUp: options.feeTopUp }),
+        ...flowOptions(options),
+      });
+      if (built.size > 16) built.clear();
+      built.set(
+        messageKey(Uint8Array.from(start.transaction.messageBytes)),
+        start.lastValidBlockHeight,
+      );
+      return Uint8Array.from(txEncoder.encode(start.transaction));
+    },
+    async send(signedWire: Uint8Array): Promise<void> {
+      const count = signedWire[0] ?? 0;
+      const lastValid = built.get(messageKey(signedWire.slice(1 + 64 * count)));
+      const signature = await chain.sendTransaction(signedWire);
+      await chain.confirmTransaction(signature, {
+        programs: programsOfWire(signedWire),
+        ...(lastValid === undefined ? {} : { lastValidBlockHeight: lastValid }),
+        ...(options.confirmTimeoutMs === undefined ? {} : { timeoutMs: options.confirmTimeoutMs }),
+      });
+    },
+    async end(grant: Grant, keys: SessionKeys): Promise<EndedSession | null> {
+      return await endSession(chain, {
+        grant,
+        deviceId: options.deviceId,
+        sessionSigner: sessionKeySigner(keys),
+        ...flowOptions(options),
+      });
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// RECOVER: one wallet prompt
+
+export interface RecoverOptions {
+  readonly memoProgram?: Address;
+  readonly priority?: Priority;
+  /** Close the accounts too, returning their rent. Default false (the device reuses it). */
+  readonly close?: boolean;
+}
+
+export interface Recovered {
+  readonly account: Address;
+  readonly signature: TransactionSignature;
+  readonly recovered: bigint;
+}
+
+/**
+ * RECOVER: the wallet takes back the balance of session token accounts (of lost devices,
+ * or this one) into its main account and revokes their delegates; optionally closes them.
+ * All transactions go to the wallet in one request (one prompt with most wallets).
+ */
+export async function recoverFunds(
+  chain: Chain,
+  wallet: Wallet,
+  accounts: readonly Address[],
+  options: RecoverOptions = {},
+): Promise<Recovered[]> {
+  if (accounts.length === 0) return [];
+  const built = await Promise.all(
+    accounts.map((account) =>
+      prepareRecover(chain, {
+        wallet: wallet.address,
+        sessionTokenAccount: account,
+        close: options.close ?? false,
+        ...flowOptions(options),
+      }),
+    ),
+  );
+  const signed = await wallet.signTransactions(
+    built.map((b) => Uint8Array.from(txEncoder.encode(b.transaction))),
+  );
+  const out: Recovered[] = [];
+  for (const [i, b] of built.entries()) {
+    const wire = signed[i];
+    if (wire === undefined) throw new Error("the wallet returned fewer transactions");
+    const signature = await chain.sendTransaction(wire);
+    await chain.confirmTransaction(signature, {
+      programs: b.programs,
+      lastValidBlockHeight: b.lastValidBlockHeight,
+    });
+    out.push(Object.freeze({ account: accounts[i] as Address, signature, recovered: b.balance }));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tips with the session key
+
+export interface TipClientOptions {
+  readonly manager: SessionManager;
+  readonly social: SocialClient;
+  readonly chain: Chain;
+  /** The same device id the funding hook uses. */
+  readonly deviceId: string;
+  readonly memoProgram?: Address;
+  readonly priority?: Priority;
+}
+
+export interface SentTip {
+  /** The tip's Solana transaction: confirmed on chain before the action was signed. */
+  readonly transaction: TransactionSignature;
+  readonly amount: bigint;
+  readonly mint: MintAddress;
+  readonly decimals: number;
+  /** The tip action: accepted by the node, or queued while it is unreachable. */
+  readonly action: SendResult;
+}
+
+export interface TipBalance {
+  readonly mint: MintAddress;
+  readonly decimals: number;
+  /** The budget the grant states, base units. */
+  readonly budget: bigint;
+  /** What the session key can still move (the chain's allowance, capped by the balance). */
+  readonly remaining: bigint;
+  /** The session key's lamports, for fees. */
+  readonly lamports: bigint;
+  readonly sessionTokenAccount: Address;
+}
+
+/**
+ * Tips for a funded session: the session key moves the tokens on chain as the delegate of
+ * the device's session token account (no wallet prompt), then signs the tip action that
+ * names that transaction. The chain enforces the budget; the node verifies the transfer.
+ */
+export class TipClient {
+  constructor(private readonly options: TipClientOptions) {}
+
+  get deviceId(): string {
+    return this.options.deviceId;
+  }
+
+  /** The active session, with the tip scope and a budget; else the refusal the app shows. */
+  async #funded() {
+    const session = await this.options.social.session();
+    if (!session.grant.scopes.includes("tip") || session.grant.tipBudget === null)
+      throw new ProtocolError(ErrorCode.SCOPE_NOT_GRANTED, { scope: "tip" });
+    return { session, budget: session.grant.tipBudget };
+  }
+
+  /**
+   * Tips `amount` base units of the session's mint to the author of `post`. No prompt. An
+   * amount above what is left of the allowance is refused by the token program, as a
+   * ProtocolError 7004 CHAIN_ERROR named `InsufficientFunds`; nothing is signed for the node.
+   */
+  async tip(
+    post: { readonly id: string; readonly wallet: string },
+    amount: bigint,
+  ): Promise<SentTip> {
+    const { session, budget } = await this.#funded();
+    // Over the tip cap: refuse before any token moves (the node would refuse the action).
+    const cap = session.grant.limits.tip?.total ?? null;
+    const ord = session.record.nextOrd.tip ?? 1;
+    if (cap !== null && ord > cap) {
+      throw new ProtocolError(ErrorCode.OVER_CAP, { scope: "tip", cap, ordinal: ord });
+    }
+    const transaction = await sendTip(this.options.chain, {
+      grant: session.grant,
+      deviceId: this.options.deviceId,
+      author: post.wallet as WalletAddress,
+      amount,
+      post: post.id as ActionId,
+      sessionSigner: sessionKeySigner(session.keys),
+      ...flowOptions(this.options),
+    });
+    const action = await this.options.social.tip({
+      post: post.id as ActionId,
+      to: post.wallet as WalletAddress,
+      mint: budget.mint,
+      amount: amount.toString(),
+      transaction: transaction as string as Signature,
+    });
+    return Object.freeze({
+      transaction,
+      amount,
+      mint: budget.mint,
+      decimals: budget.decimals,
+      action,
+    });
+  }
+
+  /** What this device's funded session can still tip; null without a funded session. */
+  async balance(): Promise<TipBalance | null> {
+    const session = await this.options.manager.resume();
+    const budget = session?.grant.tipBudget ?? null;
+    if (session === undefined || budget === null) return null;
+    const key = address(session.grant.sessionKey);
+    const { address: account } = await sessionTokenAccountAddress(
+      address(session.grant.wallet),
+      address(budget.mint),
+      this.options.deviceId,
+    );
+    const [info, lamports] = await Promise.all([
+      this.options.chain.getAccount(account),
+      this.options.chain.getBalance(key),
+    ]);
+    return Object.freeze({
+      mint: budget.mint,
+      decimals: budget.decimals,
+      budget: BigInt(budget.amount),
+      remaining: remainingAllowance(decodeTokenAccount(info), key),
+      lamports,
+      sessionTokenAccount: account,
+    });
+  }
+
+  /** END for this device's funded session (no prompt): see `SessionManager.endFunds`. */
+  async end(): Promise<EndedSession | null | undefined> {
+    return (await this.options.manager.endFunds()) as EndedSession | null | undefined;
+  }
+
+  /** The wallet's session token accounts for a mint, with this device's marked. */
+  async accounts(
+    wallet: WalletAddress,
+    mint: MintAddress,
+  ): Promise<(SessionTokenAccount & { readonly thisDevice: boolean })[]> {
+    const [found, mine] = await Promise.all([
+      findSessionTokenAccounts(this.options.chain, wallet, address(mint)),
+      sessionTokenAccountAddress(address(wallet), address(mint), this.options.deviceId),
+    ]);
+    return found.map((a) => ({ ...a, thisDevice: a.address === mine.address }));
+  }
+
+  /** RECOVER the given accounts with the wallet (one prompt): see `recoverFunds`. */
+  recover(wallet: Wallet, accounts: readonly Address[], options: RecoverOptions = {}) {
+    return recoverFunds(this.options.chain, wallet, accounts, {
+      ...flowOptions(this.options),
+      ...options,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The node's chain facts
+
+/** Read by `NodeApi.chainInfo()` from `GET /v1/chain`. */
+export interface ChainInfo {
+  readonly chain: string;
+  /** Whether the node verifies tips (it has chain access). */
+  readonly tips: boolean;
+  /** The node's JSON-RPC path (`/rpc`) when it serves its embedded chain, else null. */
+  readonly rpc: string | null;
+  readonly demoMint: { readonly address: string; readonly decimals: number } | null;
+  readonly memoProgram: string | null;
+}
+
+/** The chain RPC URL for a node: its own `/rpc` (embedded chain), resolved against its URL. */
+export function chainRpcUrl(api: Pick<NodeApi, "baseUrl">, info: ChainInfo): string | null {
+  return info.rpc === null ? null : new URL(info.rpc, `${api.baseUrl}/`).toString();
+}
+
+/**
+ * The chain a node verifies tips on, as the client reaches it: the node's own `/rpc` (its
+ * embedded chain) or `rpcUrl` (any Solana RPC of the same cluster), and the Memo program
+ * to use there. Null when the node verifies no tips or no RPC is known.
+ */
+export function nodeChain(
+  api: Pick<NodeApi, "baseUrl">,
+  info: ChainInfo,
+  options: RpcChainOptions & { readonly rpcUrl?: string } = {},
+): { readonly chain: Chain; readonly memoProgram?: Address } | null {
+  const url = options.rpcUrl ?? chainRpcUrl(api, info);
+  if (!info.tips || url === null) return null;
+  const { rpcUrl: _, ...rpcOptions } = options;
+  return Object.freeze({
+    chain: rpcChain(url, rpcOptions),
+    ...(info.memoProgram === null ? {} : { memoProgram: address(info.memoProgram) }),
+  });
+}
