@@ -1,4 +1,5 @@
 import type { Ed25519Backend, PolicyOptions, VerifyContext } from "@sesame/protocol";
+import type { Chain, EmbeddedChain } from "@sesame/solana";
 import type { Storage } from "./db/connect.js";
 import type { GrantCache } from "./grants.js";
 import type { Ingestor } from "./ingest.js";
@@ -27,4 +28,8 @@ export interface NodeContext {
   readonly stream: StreamHub;
   readonly metrics: Metrics;
   readonly clock: () => number;
+  /** The funds tier's chain, when this node verifies tips. */
+  readonly chain: Chain | undefined;
+  /** Set when the chain is the embedded one (served at /rpc, with a faucet). */
+  readonly embedded: EmbeddedChain | undefined;
 }

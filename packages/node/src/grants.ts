@@ -15,8 +15,9 @@ import {
   type VerifyContext,
   verifyGrant,
 } from "@sesame/protocol";
+import type { Chain } from "@sesame/solana";
 import type { Kysely } from "kysely";
-import { lockLog } from "./db/connect.js";
+import { LOG_CHANNEL, lockLog } from "./db/connect.js";
 import type { Database } from "./db/schema.js";
 
 /** An LRU of verified grants: the ingest path looks one up for every action. */
@@ -92,9 +93,22 @@ export async function registerGrant(
   backend: Ed25519Backend,
   now: number,
   policy: PolicyOptions = {},
+  chain?: Pick<Chain, "getTransaction">,
 ): Promise<GrantRegistration> {
   const verified = await verifyGrant(signed, context, backend);
   const g = verified.grant;
+  if (verified.form === "transaction") {
+    // A funded session's grant is live only once its START transaction has landed.
+    if (chain === undefined) {
+      throw new ProtocolError(ErrorCode.UNAVAILABLE, {
+        reason: "this node has no chain access to check funded sessions",
+      });
+    }
+    const landed = await chain.getTransaction(verified.signature as string as never);
+    if (landed === null || landed.err !== null) {
+      throw new ProtocolError(ErrorCode.TIP_NOT_ON_CHAIN, { signature: verified.signature });
+    }
+  }
   const skew = policy.maxFutureSkewMs ?? POLICY_DEFAULTS.maxFutureSkewMs;
   if (g.issuedAt > now + skew) {
     throw new ProtocolError(ErrorCode.GRANT_ISSUED_IN_FUTURE, { issuedAt: g.issuedAt, at: now });
@@ -169,9 +183,7 @@ export async function registerGrant(
       })
       .execute();
     await tx
-      .selectNoFrom((eb) =>
-        eb.fn("pg_notify", [eb.val("sesame_log"), eb.val(String(log_id))]).as("n"),
-      )
+      .selectNoFrom((eb) => eb.fn("pg_notify", [LOG_CHANNEL, eb.val(String(log_id))]).as("n"))
       .execute();
     return { logId: log_id, duplicate: false };
   });

@@ -9,3 +9,4 @@ export * from "./reads.js";
 export * from "./revocations.js";
 export * from "./server.js";
 export * from "./stream.js";
+export * from "./verify-pool.js";

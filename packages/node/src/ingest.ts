@@ -17,10 +17,10 @@ import {
   verifyAction,
 } from "@sesame/protocol";
 import { type Kysely, sql, type Transaction } from "kysely";
-import { lockLog } from "./db/connect.js";
+import { LOG_CHANNEL, LOG_LOCK, lockLog } from "./db/connect.js";
 import type { Database } from "./db/schema.js";
 import type { GrantCache } from "./grants.js";
-import { saveState } from "./revocations.js";
+import type { TipCheck } from "./tips.js";
 
 export type ItemResult =
   | { readonly ok: true; readonly id: string; readonly logId: number; readonly duplicate: boolean }
@@ -37,9 +37,16 @@ export interface IngestOptions {
   readonly policy?: PolicyOptions;
   /** Most actions one commit takes. */
   readonly maxBatch?: number;
+  /**
+   * Longest a commit waits for actions that arrived before it but are still being
+   * verified (ms; default 10, 0 never waits). Bigger commits cost less per action.
+   */
+  readonly lingerMs?: number;
   readonly clock?: () => number;
   /** Called with each committed batch's highest log id (the live stream's wake-up). */
   readonly onCommit?: (logId: number) => void;
+  /** Checks tips against the chain before they are queued (the funds tier). */
+  readonly tipCheck?: TipCheck;
 }
 
 function fail(e: ProtocolError): ItemResult {
@@ -113,6 +120,9 @@ export class Ingestor {
   #running = false;
   readonly #clock: () => number;
   readonly #maxBatch: number;
+  readonly #lingerMs: number;
+  /** One promise per submit whose actions are being verified; settles once they are queued. */
+  readonly #verifying = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -122,20 +132,47 @@ export class Ingestor {
   ) {
     this.#clock = options.clock ?? Date.now;
     this.#maxBatch = options.maxBatch ?? 2000;
+    this.#lingerMs = options.lingerMs ?? 10;
   }
 
   /** Verifies and stores a batch; one result per item, in order. */
   async submit(items: readonly unknown[]): Promise<ItemResult[]> {
     const ids = items.map((w) => (w as { payload?: { grant?: unknown } } | null)?.payload?.grant);
     const grants = await this.grants.getMany(ids.filter((x): x is string => typeof x === "string"));
-    const verified = await Promise.all(items.map((w) => verifyWire(w, grants, this.backend)));
-    return await Promise.all(
-      verified.map((v) => {
+    // While these are being verified, a commit about to start may wait for them (#drain).
+    let landed = () => {};
+    const landing = new Promise<void>((resolve) => {
+      landed = resolve;
+    });
+    this.#verifying.add(landing);
+    let verified: (VerifiedAction | ItemResult)[];
+    try {
+      verified = await Promise.all(items.map((w) => verifyWire(w, grants, this.backend)));
+    } catch (e) {
+      landed();
+      throw e;
+    } finally {
+      this.#verifying.delete(landing);
+    }
+    const results = Promise.all(
+      verified.map(async (v) => {
         if ("ok" in v) return v;
         const grant = grants.get(v.payload.grant) as VerifiedGrant;
+        if (v.payload.kind === "tip") {
+          const refusal = await (this.options.tipCheck?.(v, grant) ??
+            Promise.resolve(
+              new ProtocolError(ErrorCode.UNAVAILABLE, {
+                reason: "this node does not verify tips",
+              }),
+            ));
+          if (refusal !== null) return fail(refusal);
+        }
         return this.enqueue(v, grant);
       }),
     );
+    // Everything verified is queued by now (tips after their check).
+    landed();
+    return await results;
   }
 
   enqueue(action: VerifiedAction, grant: VerifiedGrant): Promise<ItemResult> {
@@ -149,10 +186,22 @@ export class Ingestor {
     this.#running = true;
     try {
       while (this.#queue.length > 0) {
+        // Group commit: when requests that already arrived are still being verified, wait
+        // (briefly) for them, so one commit takes them all instead of a thin slice.
+        if (this.#lingerMs > 0 && this.#verifying.size > 0 && this.#queue.length < this.#maxBatch) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            Promise.all([...this.#verifying]),
+            new Promise<void>((resolve) => {
+              timer = setTimeout(resolve, this.#lingerMs);
+            }),
+          ]);
+          clearTimeout(timer);
+        }
         const batch = this.#queue.splice(0, this.#maxBatch);
         try {
           const results = await this.#commit(batch);
-          batch.forEach((p, i) => p.resolve(results[i] as ItemResult));
+          for (const [i, p] of batch.entries()) p.resolve(results[i] as ItemResult);
         } catch (e) {
           for (const p of batch) p.reject(e);
         }
@@ -191,28 +240,65 @@ export class Ingestor {
     const changed = new Set<string>();
 
     // Stored actions that collide with any incoming one on (grant, seq) or (grant, scope, ord).
-    const collisionRows = (
-      await sql<{
-        id: string;
-        grant_id: string;
-        seq: number;
-        scope: string;
-        ord: number;
-        log_id: number;
-      }>`
+    // Every stored action of a session counts in its state's maxSeq and maxOrd, so only an
+    // action at or below those can collide: the usual in-order stream skips this query.
+    const probe = batch.filter((p) => {
+      const state = states.get(p.grant.id);
+      if (state === undefined) return false;
+      const ords = state.maxOrd as Record<string, number | undefined> | undefined;
+      const maxOrd = ords?.[SCOPE_OF_KIND[p.action.payload.kind]] ?? 0;
+      return (
+        typeof state.maxSeq !== "number" ||
+        typeof maxOrd !== "number" ||
+        p.action.payload.seq <= state.maxSeq ||
+        p.action.payload.ord <= maxOrd
+      );
+    });
+    const collisionRows =
+      probe.length === 0
+        ? []
+        : (
+            await sql<{
+              id: string;
+              grant_id: string;
+              seq: number;
+              scope: string;
+              ord: number;
+              log_id: number;
+            }>`
         SELECT a.id, a.grant_id, a.seq, a.scope, a.ord, a.log_id
-        FROM actions a
-        JOIN unnest(
-          ${batch.map((p) => p.grant.id)}::text[], ${batch.map((p) => p.action.payload.seq)}::int8[],
-          ${batch.map((p) => SCOPE_OF_KIND[p.action.payload.kind])}::text[], ${batch.map((p) => p.action.payload.ord)}::int8[]
+        FROM unnest(
+          ${probe.map((p) => p.grant.id)}::text[], ${probe.map((p) => p.action.payload.seq)}::int8[],
+          ${probe.map((p) => SCOPE_OF_KIND[p.action.payload.kind])}::text[], ${probe.map((p) => p.action.payload.ord)}::int8[]
         ) AS v(g, s, sc, o)
-          ON a.grant_id = v.g AND (a.seq = v.s OR (a.scope = v.sc AND a.ord = v.o))`.execute(tx)
-    ).rows;
+        JOIN actions a ON a.grant_id = v.g AND a.seq = v.s
+        UNION
+        SELECT a.id, a.grant_id, a.seq, a.scope, a.ord, a.log_id
+        FROM unnest(
+          ${probe.map((p) => p.grant.id)}::text[], ${probe.map((p) => SCOPE_OF_KIND[p.action.payload.kind])}::text[],
+          ${probe.map((p) => p.action.payload.ord)}::int8[]
+        ) AS v(g, sc, o)
+        JOIN actions a ON a.grant_id = v.g AND a.scope = v.sc AND a.ord = v.o`.execute(tx)
+          ).rows;
     const bySeq = new Map<string, { id: ActionId; logId: number }>();
     const byOrd = new Map<string, { id: ActionId; logId: number }>();
     for (const r of collisionRows) {
       bySeq.set(seqKey(r.grant_id, r.seq), { id: r.id as ActionId, logId: r.log_id });
       byOrd.set(ordKey(r.grant_id, r.scope, r.ord), { id: r.id as ActionId, logId: r.log_id });
+    }
+
+    // A Solana transaction backs at most one tip: stored ones, and earlier ones in this batch.
+    const usedTips = new Map<string, string>();
+    const tipSignatures = batch.flatMap((p) =>
+      p.action.payload.kind === "tip" ? [p.action.payload.body.transaction as string] : [],
+    );
+    if (tipSignatures.length > 0) {
+      const rows = await tx
+        .selectFrom("tip_transactions")
+        .select(["signature", "action_id"])
+        .where("signature", "in", tipSignatures)
+        .execute();
+      for (const r of rows) usedTips.set(r.signature, r.action_id);
     }
 
     const results: (ItemResult | null)[] = [];
@@ -225,6 +311,20 @@ export class Ingestor {
       if (state === undefined) {
         results.push(fail(new ProtocolError(ErrorCode.GRANT_UNKNOWN, { grantId: p.grant.id })));
         continue;
+      }
+      if (payload.kind === "tip") {
+        const usedBy = usedTips.get(payload.body.transaction);
+        if (usedBy !== undefined && usedBy !== p.action.id) {
+          results.push(
+            fail(
+              new ProtocolError(ErrorCode.TIP_REUSED, {
+                signature: payload.body.transaction,
+                usedBy,
+              }),
+            ),
+          );
+          continue;
+        }
       }
       const seqHit = bySeq.get(seqKey(p.grant.id, payload.seq));
       const ordHit = byOrd.get(ordKey(p.grant.id, scope, payload.ord));
@@ -252,6 +352,7 @@ export class Ingestor {
         bySeq.set(seqKey(p.grant.id, payload.seq), entry);
         byOrd.set(ordKey(p.grant.id, scope, payload.ord), entry);
         accepted.push(p);
+        if (payload.kind === "tip") usedTips.set(payload.body.transaction, p.action.id);
         results.push(null);
       } else {
         if (r.error.code === ErrorCode.EQUIVOCATION) {
@@ -267,41 +368,24 @@ export class Ingestor {
     if (accepted.length === 0 && equivocations.length === 0) {
       return { results: results as ItemResult[], maxLogId: 0 };
     }
-    await lockLog(tx);
-    let maxLogId = 0;
+    // The common case is one statement: actions, follows, reactions, profiles, session
+    // states and the NOTIFY. With equivocations, their proofs are stored after the
+    // actions (a proof may name an action accepted earlier in this batch), then NOTIFY.
+    const withProofs = equivocations.length > 0;
+    if (withProofs) await lockLog(tx);
     const logIds = new Map<string, number>();
-    if (accepted.length > 0) {
-      const rows = await tx
-        .insertInto("actions")
-        .values(
-          accepted.map((p) => {
-            const a = p.action;
-            const payload = a.payload;
-            return {
-              log_id: sql<number>`nextval('sesame_log')`,
-              id: a.id,
-              grant_id: p.grant.id,
-              wallet: p.grant.grant.wallet,
-              kind: payload.kind,
-              scope: SCOPE_OF_KIND[payload.kind],
-              seq: payload.seq,
-              ord: payload.ord,
-              ts: payload.ts,
-              received_at: now,
-              payload: UTF8.decode(a.bytes.subarray(a.bytes.indexOf(10) + 1)),
-              signature: a.signature,
-              ...denormalise(payload, a.id),
-            };
-          }),
-        )
-        .returning(["id", "log_id"])
-        .execute();
-      for (const r of rows) {
-        logIds.set(r.id, r.log_id);
-        if (r.log_id > maxLogId) maxLogId = r.log_id;
-      }
-      await this.#storeDerived(tx, accepted);
+    let maxLogId = 0;
+    for (const r of await this.#write(tx, accepted, changed, states, now, !withProofs)) {
+      if (r.id === null) continue;
+      logIds.set(r.id, r.log_id);
+      if (r.log_id > maxLogId) maxLogId = r.log_id;
     }
+    const tips = accepted.flatMap(({ action }) =>
+      action.payload.kind === "tip"
+        ? [{ signature: action.payload.body.transaction as string, action_id: action.id }]
+        : [],
+    );
+    if (tips.length > 0) await tx.insertInto("tip_transactions").values(tips).execute();
     for (const e of equivocations) {
       const stored = await tx
         .selectFrom("actions")
@@ -329,9 +413,7 @@ export class Ingestor {
         .executeTakeFirst();
       if (row !== undefined && row.log_id > maxLogId) maxLogId = row.log_id;
     }
-    for (const grantId of changed)
-      await saveState(tx, grantId, states.get(grantId) as SessionState, now);
-    await sql`SELECT pg_notify('sesame_log', ${String(maxLogId)})`.execute(tx);
+    if (withProofs) await sql`SELECT pg_notify(${LOG_CHANNEL}, ${String(maxLogId)})`.execute(tx);
     return {
       results: results.map((r, i) => {
         if (r !== null && !(r.ok && r.duplicate && r.logId === -1)) return r;
@@ -342,8 +424,21 @@ export class Ingestor {
     };
   }
 
-  /** Follows, reactions and profiles: last writer wins by (timestamp, action id). */
-  async #storeDerived(tx: Transaction<Database>, accepted: readonly Pending[]): Promise<void> {
+  /**
+   * Stores the accepted actions (log ids from the sequence, under the log lock), the rows
+   * they derive (follows, reactions, profiles: last writer wins by timestamp, then action
+   * id), and the changed session states, in one statement; each table's rows travel as
+   * one JSON parameter. Returns each action's log id, and with `notify` one more row
+   * (id null) after sending the NOTIFY for the highest.
+   */
+  async #write(
+    tx: Transaction<Database>,
+    accepted: readonly Pending[],
+    changed: ReadonlySet<string>,
+    states: ReadonlyMap<string, SessionState>,
+    now: number,
+    notify: boolean,
+  ): Promise<{ id: string | null; log_id: number }[]> {
     const follows = new Map<
       string,
       { follower: string; target: string; following: boolean; ts: number; action_id: string }
@@ -411,56 +506,85 @@ export class Ingestor {
         }
       }
     }
-    const lww = sql`(EXCLUDED.ts, EXCLUDED.action_id)`;
-    if (follows.size > 0) {
-      await tx
-        .insertInto("follows")
-        .values([...follows.values()])
-        .onConflict((oc) =>
-          oc
-            .columns(["follower", "target"])
-            .doUpdateSet((eb) => ({
-              following: eb.ref("excluded.following"),
-              ts: eb.ref("excluded.ts"),
-              action_id: eb.ref("excluded.action_id"),
-            }))
-            .where(sql<boolean>`(follows.ts, follows.action_id) < ${lww}`),
-        )
-        .execute();
-    }
-    if (reactions.size > 0) {
-      await tx
-        .insertInto("reactions")
-        .values([...reactions.values()])
-        .onConflict((oc) =>
-          oc
-            .columns(["target", "wallet", "reaction"])
-            .doUpdateSet((eb) => ({
-              active: eb.ref("excluded.active"),
-              ts: eb.ref("excluded.ts"),
-              action_id: eb.ref("excluded.action_id"),
-            }))
-            .where(sql<boolean>`(reactions.ts, reactions.action_id) < ${lww}`),
-        )
-        .execute();
-    }
-    if (profiles.size > 0) {
-      await tx
-        .insertInto("profiles")
-        .values([...profiles.values()])
-        .onConflict((oc) =>
-          oc
-            .column("wallet")
-            .doUpdateSet((eb) => ({
-              display_name: eb.ref("excluded.display_name"),
-              bio: eb.ref("excluded.bio"),
-              avatar_url: eb.ref("excluded.avatar_url"),
-              ts: eb.ref("excluded.ts"),
-              action_id: eb.ref("excluded.action_id"),
-            }))
-            .where(sql<boolean>`(profiles.ts, profiles.action_id) < ${lww}`),
-        )
-        .execute();
-    }
+    // Each table's rows travel as one JSON array of arrays (jsonb): one native
+    // JSON.stringify here, one parse in the server, no per-value escaping in the driver.
+    const actionRows = accepted.map(({ action, grant }) => {
+      const p = action.payload;
+      const d = denormalise(p, action.id);
+      return [
+        action.id,
+        grant.id,
+        grant.grant.wallet,
+        p.kind,
+        SCOPE_OF_KIND[p.kind],
+        p.seq,
+        p.ord,
+        p.ts,
+        // The canonical JSON exactly as signed: the bytes after the prefix's newline.
+        UTF8.decode(action.bytes.subarray(action.bytes.indexOf(10) + 1)),
+        action.signature,
+        d.parent,
+        d.root,
+        d.target,
+      ];
+    });
+    const stateRows = [...changed].map((id) => {
+      const s = states.get(id) as SessionState;
+      return [id, JSON.stringify(s), s.status, s.revokedAt, s.revokedBy, s.compromisedSince];
+    });
+    const rowsOf = <T>(m: Map<string, T>, cols: readonly (keyof T)[]) =>
+      [...m.values()].map((r) => cols.map((c) => r[c]));
+    const json = (rows: readonly unknown[]) =>
+      sql`jsonb_array_elements(${JSON.stringify(rows)}::jsonb)`;
+    const { rows } = await sql<{ id: string | null; log_id: number }>`
+      WITH lk AS MATERIALIZED (SELECT pg_advisory_xact_lock(${sql.lit(LOG_LOCK)})),
+      ins AS (
+        INSERT INTO actions (log_id, id, grant_id, wallet, kind, scope, seq, ord, ts, received_at,
+          payload, signature, parent, root, target)
+        SELECT nextval('sesame_log'), r->>0, r->>1, r->>2, r->>3, r->>4, (r->>5)::int8,
+          (r->>6)::int8, (r->>7)::int8, ${now}::int8, r->>8, r->>9, r->>10, r->>11, r->>12
+        FROM lk, ${json(actionRows)} AS r
+        RETURNING id, log_id
+      ),
+      st AS (
+        UPDATE sessions AS s SET state = r->>1, status = r->>2, revoked_at = (r->>3)::int8,
+          revoked_by = r->>4, compromised_since = (r->>5)::int8, updated_at = ${now}::int8
+        FROM ${json(stateRows)} AS r
+        WHERE s.grant_id = r->>0
+      ),
+      fo AS (
+        INSERT INTO follows (follower, target, following, ts, action_id)
+        SELECT r->>0, r->>1, (r->>2)::boolean, (r->>3)::int8, r->>4
+        FROM ${json(rowsOf(follows, ["follower", "target", "following", "ts", "action_id"]))} AS r
+        ON CONFLICT (follower, target) DO UPDATE
+          SET following = EXCLUDED.following, ts = EXCLUDED.ts, action_id = EXCLUDED.action_id
+          WHERE (follows.ts, follows.action_id) < (EXCLUDED.ts, EXCLUDED.action_id)
+      ),
+      re AS (
+        INSERT INTO reactions (wallet, target, reaction, active, ts, action_id)
+        SELECT r->>0, r->>1, r->>2, (r->>3)::boolean, (r->>4)::int8, r->>5
+        FROM ${json(rowsOf(reactions, ["wallet", "target", "reaction", "active", "ts", "action_id"]))} AS r
+        ON CONFLICT (target, wallet, reaction) DO UPDATE
+          SET active = EXCLUDED.active, ts = EXCLUDED.ts, action_id = EXCLUDED.action_id
+          WHERE (reactions.ts, reactions.action_id) < (EXCLUDED.ts, EXCLUDED.action_id)
+      ),
+      pr AS (
+        INSERT INTO profiles (wallet, display_name, bio, avatar_url, ts, action_id)
+        SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::int8, r->>5
+        FROM ${json(rowsOf(profiles, ["wallet", "display_name", "bio", "avatar_url", "ts", "action_id"]))} AS r
+        ON CONFLICT (wallet) DO UPDATE
+          SET display_name = EXCLUDED.display_name, bio = EXCLUDED.bio,
+            avatar_url = EXCLUDED.avatar_url, ts = EXCLUDED.ts, action_id = EXCLUDED.action_id
+          WHERE (profiles.ts, profiles.action_id) < (EXCLUDED.ts, EXCLUDED.action_id)
+      )
+      SELECT id, log_id FROM ins
+      ${
+        notify
+          ? sql`UNION ALL
+      SELECT NULL, length(pg_notify(${LOG_CHANNEL},
+        coalesce((SELECT max(log_id) FROM ins), 0)::text)::text)::int8`
+          : sql``
+      }`.execute(tx);
+    return rows;
   }
 }

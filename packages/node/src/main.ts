@@ -3,8 +3,10 @@
  * on PostgreSQL when DATABASE_URL is set; seeded with demo data on first start.
  */
 import { mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { rpcChain } from "@sesame/solana";
 import { createNode } from "./node.js";
 import { seedDemo } from "./seed.js";
 import { serveWebApp } from "./web.js";
@@ -25,6 +27,11 @@ const node = await createNode({
     },
   },
   logger: env.SESAME_LOG === "1",
+  // Action signatures are checked on worker threads (one per core, at most 4), so the
+  // main thread decodes and commits meanwhile. SESAME_VERIFY_WORKERS=0 keeps them inline.
+  verifyWorkers: Number(env.SESAME_VERIFY_WORKERS ?? Math.min(4, availableParallelism())),
+  // The funds tier: an embedded LiteSVM chain served at /rpc, or any Solana RPC.
+  chain: env.SOLANA_RPC_URL ? rpcChain(env.SOLANA_RPC_URL) : "embedded",
 });
 
 if (env.SESAME_SEED !== "0") {
@@ -48,6 +55,10 @@ console.log(
 if (web) console.log(`  web app   ${base}/`);
 else console.log(`  (no web app build in ${webDir}: run npm run build)`);
 console.log(`  API       ${base}/v1/feed`);
+if (node.ctx.embedded !== undefined)
+  console.log(
+    `  chain RPC ${base}/rpc (embedded LiteSVM; demo mint ${node.ctx.embedded.demoMint.address})`,
+  );
 console.log(`  stream    ${base}/v1/stream`);
 console.log(`  OpenAPI   ${base}/openapi.json`);
 console.log(`  health    ${base}/health    metrics ${base}/metrics`);

@@ -74,7 +74,8 @@ export class Metrics {
       for (const [key, h] of series) {
         const inner = key === "" ? "" : key.slice(1, -1);
         const join = (extra: string) => `{${inner === "" ? extra : `${inner},${extra}`}}`;
-        BUCKETS.forEach((b, i) => out.push(`${name}_bucket${join(`le="${b}"`)} ${h.counts[i]}`));
+        for (const [i, b] of BUCKETS.entries())
+          out.push(`${name}_bucket${join(`le="${b}"`)} ${h.counts[i]}`);
         out.push(
           `${name}_bucket${join('le="+Inf"')} ${h.count}`,
           `${name}_sum${key} ${h.sum}`,

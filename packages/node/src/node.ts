@@ -1,12 +1,15 @@
 import type { Ed25519Backend } from "@sesame/protocol";
 import { nodeEd25519 } from "@sesame/protocol/node-crypto";
+import { type Chain, EmbeddedChain } from "@sesame/solana";
 import type { NodeConfig, NodeContext } from "./context.js";
-import { type DatabaseOptions, openDatabase } from "./db/connect.js";
+import { type DatabaseOptions, logChannel, openDatabase } from "./db/connect.js";
 import { GrantCache } from "./grants.js";
 import { Ingestor } from "./ingest.js";
 import { Metrics } from "./metrics.js";
 import { type App, buildServer } from "./server.js";
 import { StreamHub } from "./stream.js";
+import { tipCheck } from "./tips.js";
+import { VerifyPool } from "./verify-pool.js";
 
 export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   verify: { chain: "solana:localnet", network: "sesame-local" },
@@ -22,6 +25,17 @@ export interface NodeOptions {
   readonly backend?: Ed25519Backend;
   readonly clock?: () => number;
   readonly logger?: boolean;
+  /**
+   * Worker threads that check action signatures (node:crypto), so the main thread decodes
+   * and commits while they verify. 0 (the default) verifies on the main thread. Ignored
+   * when `backend` is given.
+   */
+  readonly verifyWorkers?: number;
+  /**
+   * The funds tier's chain: an embedded LiteSVM chain (served at POST /rpc), any chain
+   * behind the `Chain` interface (e.g. `rpcChain(SOLANA_RPC_URL)`), or none (tips refused).
+   */
+  readonly chain?: Chain | EmbeddedChain | "embedded" | null;
 }
 
 export interface SesameNode {
@@ -43,12 +57,17 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
   const grants = new GrantCache(storage.db);
   const stream = new StreamHub(storage.db);
   await stream.start();
-  const ingest = new Ingestor(storage.db, grants, backend, {
+  const chain =
+    options.chain === "embedded" ? await EmbeddedChain.create() : (options.chain ?? undefined);
+  const workers = options.backend === undefined ? (options.verifyWorkers ?? 0) : 0;
+  const pool = workers > 0 ? new VerifyPool(workers) : undefined;
+  const ingest = new Ingestor(storage.db, grants, pool?.backend ?? backend, {
     policy: config.policy,
     clock,
     onCommit: (logId) => stream.notify(logId),
+    tipCheck: tipCheck(storage.db, chain),
   });
-  const unlisten = await storage.listen("sesame_log", (payload) => {
+  const unlisten = await storage.listen(await logChannel(storage.db), (payload) => {
     const logId = Number(payload);
     stream.notify(Number.isSafeInteger(logId) && logId > 0 ? logId : undefined);
   });
@@ -57,7 +76,18 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     "Open live-stream connections",
     () => stream.subscriberCount,
   );
-  const ctx: NodeContext = { config, storage, backend, grants, ingest, stream, metrics, clock };
+  const ctx: NodeContext = {
+    config,
+    storage,
+    backend,
+    grants,
+    ingest,
+    stream,
+    metrics,
+    clock,
+    chain,
+    embedded: chain instanceof EmbeddedChain ? chain : undefined,
+  };
   const app = await buildServer(ctx, { logger: options.logger ?? false });
   return {
     app,
@@ -65,6 +95,8 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     async close() {
       await app.close();
       await unlisten();
+      await stream.close();
+      await pool?.close();
       await storage.close();
     },
   };

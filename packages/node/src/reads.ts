@@ -81,78 +81,73 @@ function toPage<T extends { logId: number }>(items: T[], limit: number): Page<T>
   return { items, next: items.length === limit && last !== undefined ? String(last.logId) : null };
 }
 
-/** Adds reply and reaction counts to posts, in two grouped queries. */
-async function withCounts(db: Kysely<Database>, rows: ActionRow[]): Promise<ServedPost[]> {
-  if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
-  const replyCounts = await db
-    .selectFrom("actions")
-    .select(["parent", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("parent", "in", ids)
-    .where("kind", "=", "reply")
-    .where("hidden", "=", false)
-    .groupBy("parent")
-    .execute();
-  const reactionCounts = await db
-    .selectFrom("reactions")
-    .select(["target", "reaction", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("target", "in", ids)
-    .where("active", "=", true)
-    .groupBy(["target", "reaction"])
-    .execute();
-  const replies = new Map(replyCounts.map((r) => [r.parent, Number(r.n)]));
-  const reactions = new Map<string, Record<string, number>>();
-  for (const r of reactionCounts) {
-    const m = reactions.get(r.target) ?? {};
-    m[r.reaction] = Number(r.n);
-    reactions.set(r.target, m);
-  }
-  return rows.map((r) => ({
-    ...served(r),
-    replies: replies.get(r.id) ?? 0,
-    reactions: reactions.get(r.id) ?? {},
-  }));
+interface PostRow extends ActionRow {
+  replies: number;
+  /** JSON object: reaction -> count. */
+  reactions: string;
+}
+
+/**
+ * The columns of a served post, from `actions a`, with its visible reply count and its
+ * active reactions by kind computed in the same statement (one round trip per page).
+ */
+const POST_COLUMNS = sql`a.id, a.log_id, a.kind, a.wallet, a.grant_id, a.received_at, a.payload,
+  a.signature,
+  (SELECT count(*) FROM actions r WHERE r.parent = a.id AND r.kind = 'reply' AND NOT r.hidden)
+    AS replies,
+  (SELECT coalesce(json_object_agg(x.reaction, x.n), '{}')::text FROM (
+    SELECT reaction, count(*) AS n FROM reactions WHERE target = a.id AND active GROUP BY reaction
+  ) x) AS reactions`;
+
+function servedPost(row: PostRow): ServedPost {
+  return {
+    ...served(row),
+    replies: Number(row.replies),
+    reactions: JSON.parse(row.reactions) as Record<string, number>,
+  };
+}
+
+async function posts(db: Kysely<Database>, query: ReturnType<typeof sql>): Promise<ServedPost[]> {
+  return (await sql<PostRow>`${query}`.execute(db)).rows.map(servedPost);
 }
 
 /** The global feed: every visible post, newest first. */
 export async function globalFeed(db: Kysely<Database>, q: PageQuery): Promise<Page<ServedPost>> {
   const { before, limit } = pageBounds(q);
-  const rows = await db
-    .selectFrom("actions")
-    .select(ACTION_COLUMNS)
-    .where("kind", "=", "post")
-    .where("log_id", "<", before)
-    .where("hidden", "=", false)
-    .orderBy("log_id", "desc")
-    .limit(limit)
-    .execute();
-  return toPage(await withCounts(db, rows), limit);
+  const items = await posts(
+    db,
+    sql`SELECT ${POST_COLUMNS} FROM actions a
+      WHERE a.kind = 'post' AND a.log_id < ${before} AND NOT a.hidden
+      ORDER BY a.log_id DESC LIMIT ${limit}`,
+  );
+  return toPage(items, limit);
 }
 
-/** Posts of the wallets `wallet` follows, newest first. */
+/**
+ * Posts of the wallets `wallet` follows, newest first. Each followed wallet's newest page
+ * comes from its own index range (wallet, kind, log_id), then the pages merge: the cost
+ * grows with the number of follows, not with the size of the global log.
+ */
 export async function followingFeed(
   db: Kysely<Database>,
   wallet: string,
   q: PageQuery,
 ): Promise<Page<ServedPost>> {
   const { before, limit } = pageBounds(q);
-  const rows = await db
-    .selectFrom("actions")
-    .select(ACTION_COLUMNS)
-    .where("kind", "=", "post")
-    .where("wallet", "in", (eb) =>
-      eb
-        .selectFrom("follows")
-        .select("target")
-        .where("follower", "=", wallet)
-        .where("following", "=", true),
-    )
-    .where("log_id", "<", before)
-    .where("hidden", "=", false)
-    .orderBy("log_id", "desc")
-    .limit(limit)
-    .execute();
-  return toPage(await withCounts(db, rows), limit);
+  const items = await posts(
+    db,
+    sql`SELECT ${POST_COLUMNS} FROM follows f
+      CROSS JOIN LATERAL (
+        SELECT * FROM actions
+        WHERE wallet = f.target AND kind = 'post' AND log_id < ${before} AND NOT hidden
+        ORDER BY log_id DESC
+        LIMIT ${limit}
+      ) a
+      WHERE f.follower = ${wallet} AND f.following
+      ORDER BY a.log_id DESC
+      LIMIT ${limit}`,
+  );
+  return toPage(items, limit);
 }
 
 export async function walletPosts(
@@ -161,29 +156,23 @@ export async function walletPosts(
   q: PageQuery,
 ): Promise<Page<ServedPost>> {
   const { before, limit } = pageBounds(q);
-  const rows = await db
-    .selectFrom("actions")
-    .select(ACTION_COLUMNS)
-    .where("wallet", "=", wallet)
-    .where("kind", "=", "post")
-    .where("log_id", "<", before)
-    .where("hidden", "=", false)
-    .orderBy("log_id", "desc")
-    .limit(limit)
-    .execute();
-  return toPage(await withCounts(db, rows), limit);
+  const items = await posts(
+    db,
+    sql`SELECT ${POST_COLUMNS} FROM actions a
+      WHERE a.wallet = ${wallet} AND a.kind = 'post' AND a.log_id < ${before} AND NOT a.hidden
+      ORDER BY a.log_id DESC LIMIT ${limit}`,
+  );
+  return toPage(items, limit);
 }
 
 /** A post or reply by id, with counts; undefined when absent or hidden. */
 export async function getPost(db: Kysely<Database>, id: string): Promise<ServedPost | undefined> {
-  const row = await db
-    .selectFrom("actions")
-    .select(ACTION_COLUMNS)
-    .where("id", "=", id)
-    .where("kind", "in", ["post", "reply"])
-    .where("hidden", "=", false)
-    .executeTakeFirst();
-  return row === undefined ? undefined : (await withCounts(db, [row]))[0];
+  const [post] = await posts(
+    db,
+    sql`SELECT ${POST_COLUMNS} FROM actions a
+      WHERE a.id = ${id} AND a.kind IN ('post', 'reply') AND NOT a.hidden`,
+  );
+  return post;
 }
 
 /**
@@ -201,20 +190,19 @@ export async function thread(
   const root = rootId === start.id ? start : ((await getPost(db, rootId)) ?? start);
   const limit = Math.min(Math.max(q.limit ?? 50, 1), MAX_PAGE);
   const after = q.cursor === undefined ? 0 : Number(q.cursor) || 0;
-  const rows = (
-    await sql<ActionRow>`
-      WITH RECURSIVE t(id) AS (
+  const items = await posts(
+    db,
+    sql`WITH RECURSIVE t(id) AS (
         SELECT ${root.id}::text
         UNION
         SELECT a.id FROM actions a JOIN t ON a.parent = t.id WHERE a.kind = 'reply'
       )
-      SELECT a.id, a.log_id, a.kind, a.wallet, a.grant_id, a.received_at, a.payload, a.signature
+      SELECT ${POST_COLUMNS}
       FROM actions a JOIN t ON a.id = t.id
       WHERE a.kind = 'reply' AND NOT a.hidden AND a.log_id > ${after}
       ORDER BY a.log_id ASC
-      LIMIT ${limit}`.execute(db)
-  ).rows;
-  const items = await withCounts(db, rows);
+      LIMIT ${limit}`,
+  );
   const last = items[items.length - 1];
   return {
     root,

@@ -11,7 +11,7 @@ import {
   verifyRevocation,
 } from "@sesame/protocol";
 import { type Kysely, sql, type Transaction } from "kysely";
-import { lockLog } from "./db/connect.js";
+import { LOG_CHANNEL, lockLog } from "./db/connect.js";
 import type { Database } from "./db/schema.js";
 import type { GrantCache } from "./grants.js";
 
@@ -98,7 +98,7 @@ export async function submitRevocation(
         await hideCompromised(tx, row.grant_id, after.compromisedSince, rev.wallet);
     }
     if (inserted !== undefined)
-      await sql`SELECT pg_notify('sesame_log', ${String(logId)})`.execute(tx);
+      await sql`SELECT pg_notify(${LOG_CHANNEL}, ${String(logId)})`.execute(tx);
     return Object.freeze({ id: verified.id, revoked, duplicate: inserted === undefined, logId });
   });
 }
@@ -216,7 +216,7 @@ export async function submitEquivocation(
     const next = revokeForEquivocation(state, now);
     if (next !== state) await saveState(tx, grant.id, next, now);
     if (inserted !== undefined)
-      await sql`SELECT pg_notify('sesame_log', ${String(inserted.log_id)})`.execute(tx);
+      await sql`SELECT pg_notify(${LOG_CHANNEL}, ${String(inserted.log_id)})`.execute(tx);
     return { id, grant: grant.id, by: verified.by, duplicate: inserted === undefined };
   });
 }

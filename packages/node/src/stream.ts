@@ -20,6 +20,7 @@ export class StreamHub {
   #lastSeen = 0;
   #reading: Promise<void> | null = null;
   #again = false;
+  #closed = false;
 
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -39,7 +40,14 @@ export class StreamHub {
 
   /** Something was committed up to `logId` (here or in another process). */
   notify(logId?: number): void {
+    if (this.#closed) return;
     if (logId !== undefined && logId <= this.#lastSeen) return;
+    // Nobody listens: note how far the log goes instead of reading it back. Log ids grow
+    // in commit order, and a new subscriber reads its backlog from the database anyway.
+    if (logId !== undefined && this.#subscribers.size === 0 && this.#reading === null) {
+      this.#lastSeen = logId;
+      return;
+    }
     if (this.#reading !== null) {
       this.#again = true;
       return;
@@ -53,8 +61,16 @@ export class StreamHub {
     });
   }
 
+  /** Stops reading; waits for a read in flight, so storage can close after it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#again = false;
+    await this.#reading?.catch(() => {});
+  }
+
   async #read(): Promise<void> {
     for (;;) {
+      if (this.#closed) return;
       const events = await logSince(this.db, this.#lastSeen, 500);
       if (events.length === 0) return;
       this.#lastSeen = (events[events.length - 1] as StreamEvent).logId;

@@ -57,6 +57,10 @@ async function openPostgres(options: DatabaseOptions): Promise<Storage> {
     await admin.connect();
     try {
       await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } catch (e) {
+      // IF NOT EXISTS is not safe against a concurrent CREATE: another process starting at
+      // the same time may win the race (unique violation), and then the schema is there.
+      if ((e as { code?: unknown }).code !== "23505") throw e;
     } finally {
       await admin.end();
     }
@@ -117,7 +121,23 @@ export async function dropSchema(databaseUrl: string, schema: string): Promise<v
   }
 }
 
+/**
+ * The channel every commit NOTIFYs and every node LISTENs on. Channels are database-wide,
+ * so it is named after the schema: a node never hears the commits of another schema in
+ * the same database (whose log ids mean nothing here).
+ */
+export const LOG_CHANNEL = sql<string>`'sesame_log_' || md5(current_schema())`;
+
+/** The name LOG_CHANNEL has for this database's schema. */
+export async function logChannel(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ channel: string }>`SELECT ${LOG_CHANNEL} AS channel`.execute(db);
+  return (rows[0] as { channel: string }).channel;
+}
+
+/** The advisory lock that serialises log-id assignment (see `lockLog`). */
+export const LOG_LOCK = 7355608;
+
 /** Serialises log-id assignment across processes for the rest of the transaction. */
 export async function lockLog(db: Kysely<Database>): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(7355608)`.execute(db);
+  await sql`SELECT pg_advisory_xact_lock(${sql.lit(LOG_LOCK)})`.execute(db);
 }

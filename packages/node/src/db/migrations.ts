@@ -121,6 +121,31 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  "0002_tip_transactions": {
+    async up(db: Kysely<unknown>) {
+      // One Solana transaction backs at most one tip action.
+      await sql`
+        CREATE TABLE tip_transactions (
+          signature text PRIMARY KEY,
+          action_id text NOT NULL
+        )`.execute(db);
+    },
+  },
+  "0003_partial_link_indexes": {
+    async up(db: Kysely<unknown>) {
+      // Posts and profiles have no parent, and only follows, DMs and tips have a target:
+      // index the rows that do, so every post insert maintains two indexes fewer. Lookups
+      // by a parent or target value (= or IN) imply IS NOT NULL and use them as before.
+      await sql`DROP INDEX actions_parent`.execute(db);
+      await sql`CREATE INDEX actions_parent ON actions (parent, kind) WHERE parent IS NOT NULL`.execute(
+        db,
+      );
+      await sql`DROP INDEX actions_target_kind_log`.execute(db);
+      await sql`
+        CREATE INDEX actions_target_kind_log ON actions (target, kind, log_id)
+        WHERE target IS NOT NULL`.execute(db);
+    },
+  },
 };
 
 class InlineProvider implements MigrationProvider {
@@ -131,7 +156,17 @@ class InlineProvider implements MigrationProvider {
 
 /** Brings the schema up to date; safe to call from several processes at once. */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new InlineProvider() });
+  // Kysely looks for its migration tables in every schema unless told which one: a
+  // database holding another Sesame schema would then skip creating them in this one.
+  const { rows } = await sql<{ schema: string | null }>`SELECT current_schema() AS schema`.execute(
+    db,
+  );
+  const schema = rows[0]?.schema ?? null;
+  const migrator = new Migrator({
+    db,
+    provider: new InlineProvider(),
+    ...(schema === null ? {} : { migrationTableSchema: schema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error !== undefined || failed !== undefined) {

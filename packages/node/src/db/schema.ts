@@ -107,6 +107,11 @@ export interface ProfilesTable {
   action_id: string;
 }
 
+export interface TipTransactionsTable {
+  signature: string;
+  action_id: string;
+}
+
 export interface Database {
   grants: GrantsTable;
   sessions: SessionsTable;
@@ -116,4 +121,5 @@ export interface Database {
   follows: FollowsTable;
   reactions: ReactionsTable;
   profiles: ProfilesTable;
+  tip_transactions: TipTransactionsTable;
 }

@@ -4,7 +4,6 @@ import {
   ProtocolError,
   verifySignedRequest,
 } from "@sesame/protocol";
-import { Type } from "@sinclair/typebox";
 import type { NodeContext } from "../context.js";
 import { inbox } from "../reads.js";
 import { ActionPage, ErrorBody, PageQuery, WalletParams } from "../schemas.js";

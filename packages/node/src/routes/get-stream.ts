@@ -6,6 +6,12 @@ import type { StreamEvent } from "../stream.js";
 const HEARTBEAT_MS = 15_000;
 
 export function getStream(app: App, ctx: NodeContext): void {
+  // An open stream never finishes by itself: end them all when the server closes, or
+  // close() would wait for every subscriber to hang up.
+  const open = new Set<() => void>();
+  app.addHook("preClose", async () => {
+    for (const end of open) end();
+  });
   app.get(
     "/v1/stream",
     {
@@ -41,10 +47,14 @@ export function getStream(app: App, ctx: NodeContext): void {
       const start = after === Number.MAX_SAFE_INTEGER ? await ctx.stream.latest() : after;
       const unsubscribe = await ctx.stream.subscribe(start, send);
       const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), HEARTBEAT_MS);
-      req.raw.on("close", () => {
+      const end = () => {
+        open.delete(end);
         clearInterval(heartbeat);
         unsubscribe();
-      });
+        res.end();
+      };
+      open.add(end);
+      req.raw.on("close", end);
     },
   );
 }

@@ -1,5 +1,6 @@
 import type { NodeContext } from "../context.js";
 import type { App } from "../server.js";
+import { chainRoutes } from "./chain.js";
 import { getFeed } from "./get-feed.js";
 import { getFollowingFeed } from "./get-following-feed.js";
 import { getGrant } from "./get-grant.js";
@@ -38,4 +39,5 @@ export function routes(app: App, ctx: NodeContext): void {
   getHealth(app, ctx);
   getMetrics(app, ctx);
   getOpenapi(app);
+  chainRoutes(app, ctx);
 }

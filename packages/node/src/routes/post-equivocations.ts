@@ -37,7 +37,8 @@ export function postEquivocations(app: App, ctx: NodeContext): void {
             ctx.clock(),
           ),
         );
-        ctx.metrics.inc("sesame_messages_accepted_total", { kind: "equivocation" });
+        if (!result.duplicate)
+          ctx.metrics.inc("sesame_messages_accepted_total", { kind: "equivocation" });
         return result;
       } catch (e) {
         return countRefusal(ctx, e);

@@ -4,7 +4,7 @@ import type { NodeContext } from "../context.js";
 import { registerGrant } from "../grants.js";
 import { ErrorBody, SignedGrantBody } from "../schemas.js";
 import type { App } from "../server.js";
-import { retryOnConflict } from "./util.js";
+import { countRefusal, retryOnConflict } from "./util.js";
 
 export function postGrants(app: App, ctx: NodeContext): void {
   app.post(
@@ -34,19 +34,24 @@ export function postGrants(app: App, ctx: NodeContext): void {
       },
     },
     async (req, reply) => {
-      const result = await retryOnConflict(() =>
-        registerGrant(
-          ctx.storage.db,
-          ctx.grants,
-          req.body as SignedGrant,
-          ctx.config.verify,
-          ctx.backend,
-          ctx.clock(),
-          ctx.config.policy,
-        ),
-      );
-      ctx.metrics.inc("sesame_messages_accepted_total", { kind: "grant" });
-      return reply.status(result.duplicate ? 200 : 201).send(result);
+      try {
+        const result = await retryOnConflict(() =>
+          registerGrant(
+            ctx.storage.db,
+            ctx.grants,
+            req.body as SignedGrant,
+            ctx.config.verify,
+            ctx.backend,
+            ctx.clock(),
+            ctx.config.policy,
+            ctx.chain,
+          ),
+        );
+        if (!result.duplicate) ctx.metrics.inc("sesame_messages_accepted_total", { kind: "grant" });
+        return reply.status(result.duplicate ? 200 : 201).send(result);
+      } catch (e) {
+        return countRefusal(ctx, e);
+      }
     },
   );
 }

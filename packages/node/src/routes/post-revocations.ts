@@ -36,7 +36,8 @@ export function postRevocations(app: App, ctx: NodeContext): void {
             ctx.clock(),
           ),
         );
-        ctx.metrics.inc("sesame_messages_accepted_total", { kind: "revocation" });
+        if (!result.duplicate)
+          ctx.metrics.inc("sesame_messages_accepted_total", { kind: "revocation" });
         return result;
       } catch (e) {
         return countRefusal(ctx, e);

@@ -1,0 +1,151 @@
+/**
+ * Two real node processes (the built package) on one PostgreSQL schema: the live stream
+ * fans out through LISTEN/NOTIFY, and enforcement state is shared through the database.
+ * PostgreSQL only: an embedded PGlite belongs to one process.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_CONTEXT } from "../../protocol/scripts/fixtures.js";
+import type { ServedProfile } from "../src/index.js";
+import { dropSchema } from "../src/index.js";
+import {
+  accept,
+  DATABASE_URL,
+  ErrorCode,
+  expectRefusal,
+  get,
+  NOW,
+  openStream,
+  post,
+  postBody,
+  revocation,
+  session,
+} from "./helpers.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const SCRIPT = fileURLToPath(new URL("./fixtures/serve-node.mjs", import.meta.url));
+
+interface NodeProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+}
+
+/** Starts the built node in a child process and waits for the URL it prints. */
+async function spawnNode(schema: string): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [SCRIPT], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL,
+      SESAME_SCHEMA: schema,
+      SESAME_TEST_NOW: String(NOW),
+      SESAME_CHAIN: TEST_CONTEXT.chain,
+      SESAME_NETWORK: TEST_CONTEXT.network,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  let stdout = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      const line = stdout.split("\n")[0];
+      if (stdout.includes("\n") && line !== undefined)
+        resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.once("exit", (code) => reject(new Error(`node process exited with ${code}: ${stderr}`)));
+    child.once("error", reject);
+  });
+  return { url, child };
+}
+
+async function stop(p: NodeProcess | undefined): Promise<void> {
+  if (p === undefined || p.child.exitCode !== null) return;
+  const exited = once(p.child, "exit");
+  p.child.kill("SIGTERM");
+  await exited;
+}
+
+describe("two node processes on one PostgreSQL schema", () => {
+  const schema = `t_mp_${process.pid}_${randomBytes(4).toString("hex")}`;
+  let a: NodeProcess | undefined;
+  let b: NodeProcess | undefined;
+  const urlOf = (p: NodeProcess | undefined) => {
+    if (p === undefined) throw new Error("the node processes did not start");
+    return p.url;
+  };
+
+  beforeAll(async () => {
+    // The processes run the built package: build it (incremental, quick when fresh).
+    const tsc = ["node_modules/typescript/bin/tsc", "-b", "packages/node"];
+    await promisify(execFile)(process.execPath, tsc, { cwd: ROOT }).catch((e) => {
+      throw new Error(`the build failed: ${(e as { stdout?: string }).stdout ?? e}`);
+    });
+    // Both start (and migrate the fresh schema) at once.
+    const started = await Promise.allSettled([spawnNode(schema), spawnNode(schema)]);
+    [a, b] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+    for (const r of started) if (r.status === "rejected") throw r.reason;
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all([stop(a), stop(b)]);
+    await dropSchema(DATABASE_URL, schema);
+  });
+
+  it("a subscriber on B receives what A accepts, through LISTEN/NOTIFY", async () => {
+    const alice = await session(urlOf(a), "alice-mp");
+    const stream = await openStream(urlOf(b));
+    const posted = [];
+    for (const text of ["one", "two", "three"]) {
+      posted.push(await accept(urlOf(a), alice.sign("post", postBody(text))));
+    }
+    const events = await stream.take(3);
+    expect(events.map((e) => e.event)).toEqual(["action", "action", "action"]);
+    expect(events.map((e) => (e.data as { id: string }).id)).toEqual(posted.map((p) => p.id));
+    expect(events.map((e) => e.id)).toEqual(posted.map((p) => p.logId));
+    // And B serves what A stored.
+    const onB = await get<{ id: string }>(urlOf(b), `/v1/posts/${posted[0]?.id}`);
+    expect(onB.status).toBe(200);
+  });
+
+  it("shares state: a revocation posted to A refuses the next action on B", async () => {
+    const bob = await session(urlOf(a), "bob-mp");
+    await accept(urlOf(b), bob.sign("post", postBody("via B, grant registered on A")));
+    const reply = await post(
+      urlOf(a),
+      "/v1/revocations",
+      revocation(bob.walletKey, { kind: "grant", grant: bob.grantId }),
+    );
+    expect(reply.status).toBe(200);
+    expectRefusal(
+      await post(urlOf(b), "/v1/actions", bob.sign("post", postBody("after revocation"))),
+      403,
+      ErrorCode.SESSION_REVOKED,
+    );
+  });
+
+  it("keeps a rate exact when 200 parallel posts are split across both processes", async () => {
+    const carol = await session(urlOf(a), "carol-mp", "carol-mp-s1", {
+      scopes: ["post"],
+      limits: { post: { total: null, perHour: 30 } },
+      tipBudget: null,
+    });
+    const actions = Array.from({ length: 200 }, (_, i) => carol.sign("post", postBody(`p${i}`)));
+    const replies = await Promise.all(
+      actions.map((action, i) => post(urlOf(i % 2 === 0 ? a : b), "/v1/actions", action)),
+    );
+    expect(replies.filter((r) => r.status === 201)).toHaveLength(30);
+    for (const r of replies.filter((r) => r.status !== 201)) {
+      expectRefusal(r, 429, ErrorCode.OVER_RATE);
+    }
+    const profile = await get<ServedProfile>(urlOf(b), `/v1/wallets/${carol.wallet}/profile`);
+    expect(profile.body.posts).toBe(30);
+  });
+});
