@@ -6,10 +6,18 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ingestBench } from "./ingest.js";
+import { readBench } from "./read.js";
+import { sessionBench } from "./session.js";
 import { verifyBench } from "./verify.js";
 
 type Bench = () => Promise<Record<string, unknown>>;
-const BENCHES: Record<string, Bench> = { verify: verifyBench };
+const BENCHES: Record<string, Bench> = {
+  verify: verifyBench,
+  ingest: ingestBench,
+  read: readBench,
+  session: sessionBench,
+};
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -17,7 +25,9 @@ async function main(): Promise<void> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
   const unknown = names.filter((n) => !(n in BENCHES));
   if (unknown.length > 0) {
-    console.error(`unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(BENCHES).join(", ")}`);
+    console.error(
+      `unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(BENCHES).join(", ")}`,
+    );
     process.exit(2);
   }
   for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
@@ -27,7 +37,11 @@ async function main(): Promise<void> {
     const result = {
       bench: name,
       at: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "unknown", node: process.version },
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model ?? "unknown",
+        node: process.version,
+      },
       figures,
     };
     const file = join(here, "results", `${name}.json`);
