@@ -131,6 +131,8 @@ function startSigners(sessions: readonly BenchSession[]): Signer {
 }
 
 interface Loaded {
+  /** Seconds the bulk load took in this run; null when a kept schema was reused. */
+  readonly loadSeconds: number | null;
   readonly wallets: string[];
   /** Root posts that have replies. */
   readonly threads: string[];
@@ -506,6 +508,7 @@ async function load(schema: string, walletCount: number, postCount: number): Pro
     `loaded ${fmt(walletCount)} grants and ${fmt(total)} signed actions (${fmt(made.post)} posts, ${fmt(made.reply)} replies, ${fmt(made.react)} reactions, ${fmt(followCount)} follows, ${fmt(walletCount)} profiles) in ${seconds.toFixed(0)} s`,
   );
   return {
+    loadSeconds: Math.round(seconds),
     wallets: sessions.map((s) => s.wallet),
     threads: [...replied].slice(-20_000),
     posts: posts.slice(-200_000),
@@ -539,6 +542,7 @@ async function inspect(schema: string): Promise<Loaded> {
       "SELECT min(log_id)::int8 AS lo, max(log_id)::int8 AS hi FROM actions",
     );
     return {
+      loadSeconds: null,
       wallets,
       threads,
       posts,
@@ -673,6 +677,7 @@ export async function readBench(): Promise<Record<string, unknown>> {
         wallets: loaded.wallets.length,
         requestsPerEndpoint: requests,
         rows_are: "real signed actions (each signed with its session key while loading)",
+        loadSeconds: loaded.loadSeconds,
         nodeRssMiB: Math.round(rss / 1024 / 1024),
         worstP99Ms: Number(worst.toFixed(2)),
         goalP99Ms: GOAL_P99_MS,
