@@ -51,6 +51,18 @@ export async function submitRevocation(
         });
       }
     }
+    // Session rows first, then the log lock: the same order as the ingest path, so a
+    // revocation racing a group commit cannot deadlock with it.
+    let query = tx
+      .selectFrom("sessions as s")
+      .innerJoin("grants as g", "g.id", "s.grant_id")
+      .select(["s.grant_id", "s.state"])
+      .where("s.wallet", "=", rev.wallet);
+    query =
+      rev.target.kind === "grant"
+        ? query.where("s.grant_id", "=", rev.target.grant)
+        : query.where("g.issued_at", "<", rev.target.issuedBefore);
+    const rows = await query.orderBy("s.grant_id").forUpdate("s").execute();
     await lockLog(tx);
     const inserted = await tx
       .insertInto("revocations")
@@ -77,16 +89,6 @@ export async function submitRevocation(
           .where("id", "=", verified.id)
           .executeTakeFirstOrThrow()
       ).log_id;
-    let query = tx
-      .selectFrom("sessions as s")
-      .innerJoin("grants as g", "g.id", "s.grant_id")
-      .select(["s.grant_id", "s.state"])
-      .where("s.wallet", "=", rev.wallet);
-    query =
-      rev.target.kind === "grant"
-        ? query.where("s.grant_id", "=", rev.target.grant)
-        : query.where("g.issued_at", "<", rev.target.issuedBefore);
-    const rows = await query.orderBy("s.grant_id").forUpdate().execute();
     const revoked: string[] = [];
     for (const row of rows) {
       const before = JSON.parse(row.state) as SessionState;

@@ -27,6 +27,9 @@ export interface Storage {
 }
 
 const INT8_OID = 20;
+/** No statement, lock wait or idle transaction holds a connection for ever. */
+const STATEMENT_LIMITS =
+  "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000";
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** int8 columns hold milliseconds and counters below 2^53: read them as numbers. */
@@ -52,6 +55,7 @@ async function openPostgres(options: DatabaseOptions): Promise<Storage> {
           : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     },
   };
+  config.options = STATEMENT_LIMITS;
   if (schema !== undefined) {
     const admin = new pg.Client({ connectionString: options.databaseUrl });
     await admin.connect();
@@ -64,7 +68,7 @@ async function openPostgres(options: DatabaseOptions): Promise<Storage> {
     } finally {
       await admin.end();
     }
-    config.options = `-c search_path=${schema}`;
+    config.options = `${STATEMENT_LIMITS} -c search_path=${schema}`;
   }
   const pool = new pg.Pool(config);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
