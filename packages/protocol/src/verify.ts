@@ -287,7 +287,11 @@ export async function verifyAction(
   } else {
     await verifyEd25519Strict(backend, grant.sessionKeyBytes, bytes, signatureBytes, signer);
   }
-  return Object.freeze({ id: actionIdOfBytes(bytes), payload, signature: signed.signature, bytes });
+  const id =
+    backend.sha256 !== undefined
+      ? (toBase58(backend.sha256(bytes)) as ActionId)
+      : actionIdOfBytes(bytes);
+  return Object.freeze({ id, payload, signature: signed.signature, bytes });
 }
 
 /** The scope an action counts against. */

@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { Ed25519Backend } from "./types.js";
 
 // DER SubjectPublicKeyInfo header for an Ed25519 key (RFC 8410); the raw 32 bytes follow.
@@ -55,6 +55,7 @@ export function nodeEd25519(cacheSize = 4096): Ed25519Backend {
       return Promise.resolve(verifySync(publicKey, message, signature));
     },
     verifySync,
+    sha256: (data: Uint8Array) => createHash("sha256").update(data).digest(),
   });
 }
 

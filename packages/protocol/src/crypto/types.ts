@@ -13,4 +13,6 @@ export interface Ed25519Backend {
     message: Uint8Array,
     signature: Uint8Array,
   ) => boolean;
+  /** A native SHA-256 where the runtime has one (ids are hashed on the ingest hot path). */
+  readonly sha256?: (data: Uint8Array) => Uint8Array;
 }
