@@ -77,3 +77,35 @@ export function advance(
     ord,
   };
 }
+
+/** A store's one atomic read-modify-write of a slot's record (throws if the slot is empty). */
+export type RecordUpdate = (slot: string, change: (r: SessionRecord) => SessionRecord) => unknown;
+
+/**
+ * The counter and outbox operations of a SessionStore, written once over the store's
+ * atomic update: every store gets the same crash-safety rule from the same code.
+ */
+export function recordOperations(
+  update: RecordUpdate,
+): Pick<SessionStore, "reserve" | "enqueue" | "dequeue"> {
+  return {
+    async reserve(slot, scope) {
+      let taken = { seq: 0, ord: 0 };
+      await update(slot, (r) => {
+        const a = advance(r, scope);
+        taken = { seq: a.seq, ord: a.ord };
+        return a.record;
+      });
+      return taken;
+    },
+    async enqueue(slot, action) {
+      await update(slot, (r) => ({ ...r, outbox: [...r.outbox, action] }));
+    },
+    async dequeue(slot, actionSignature) {
+      await update(slot, (r) => ({
+        ...r,
+        outbox: r.outbox.filter((a) => a.signature !== actionSignature),
+      }));
+    },
+  };
+}

@@ -22,7 +22,12 @@ import {
   toBase58,
   utf8,
 } from "@sesame/protocol";
-import { advance, type SessionKeys, type SessionRecord, type SessionStore } from "../keys.js";
+import {
+  recordOperations,
+  type SessionKeys,
+  type SessionRecord,
+  type SessionStore,
+} from "../keys.js";
 
 /** scrypt cost: 2^15 × 8 × 1 takes ~50-100 ms here, and 32 MiB of memory per guess. */
 const KDF = Object.freeze({ name: "scrypt", N: 32768, r: 8, p: 1 });
@@ -319,24 +324,17 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
-  async reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
-    let taken = { seq: 0, ord: 0 };
-    this.#update(slot, (r) => {
-      const a = advance(r, scope);
-      taken = { seq: a.seq, ord: a.ord };
-      return a.record;
-    });
-    return taken;
+  readonly #ops = recordOperations((slot, change) => this.#update(slot, change));
+
+  reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
+    return this.#ops.reserve(slot, scope);
   }
 
-  async enqueue(slot: string, action: SignedAction): Promise<void> {
-    this.#update(slot, (r) => ({ ...r, outbox: [...r.outbox, action] }));
+  enqueue(slot: string, action: SignedAction): Promise<void> {
+    return this.#ops.enqueue(slot, action);
   }
 
-  async dequeue(slot: string, actionSignature: string): Promise<void> {
-    this.#update(slot, (r) => ({
-      ...r,
-      outbox: r.outbox.filter((a) => a.signature !== actionSignature),
-    }));
+  dequeue(slot: string, actionSignature: string): Promise<void> {
+    return this.#ops.dequeue(slot, actionSignature);
   }
 }

@@ -6,7 +6,12 @@ import {
   toBase58,
 } from "@sesame/protocol";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
-import { advance, type SessionKeys, type SessionRecord, type SessionStore } from "../keys.js";
+import {
+  recordOperations,
+  type SessionKeys,
+  type SessionRecord,
+  type SessionStore,
+} from "../keys.js";
 
 interface StoredKeys {
   readonly keyId: string;
@@ -137,24 +142,17 @@ export class IndexedDbSessionStore implements SessionStore {
     return next;
   }
 
-  async reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
-    let taken = { seq: 0, ord: 0 };
-    await this.#update(slot, (r) => {
-      const a = advance(r, scope);
-      taken = { seq: a.seq, ord: a.ord };
-      return a.record;
-    });
-    return taken;
+  readonly #ops = recordOperations((slot, change) => this.#update(slot, change));
+
+  reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
+    return this.#ops.reserve(slot, scope);
   }
 
-  async enqueue(slot: string, action: SignedAction): Promise<void> {
-    await this.#update(slot, (r) => ({ ...r, outbox: [...r.outbox, action] }));
+  enqueue(slot: string, action: SignedAction): Promise<void> {
+    return this.#ops.enqueue(slot, action);
   }
 
-  async dequeue(slot: string, actionSignature: string): Promise<void> {
-    await this.#update(slot, (r) => ({
-      ...r,
-      outbox: r.outbox.filter((a) => a.signature !== actionSignature),
-    }));
+  dequeue(slot: string, actionSignature: string): Promise<void> {
+    return this.#ops.dequeue(slot, actionSignature);
   }
 }

@@ -6,7 +6,12 @@ import {
   type SignedAction,
   toBase58,
 } from "@sesame/protocol";
-import { advance, type SessionKeys, type SessionRecord, type SessionStore } from "../keys.js";
+import {
+  recordOperations,
+  type SessionKeys,
+  type SessionRecord,
+  type SessionStore,
+} from "../keys.js";
 
 /**
  * Session keys and records in this process's memory only: for throwaway sessions
@@ -67,24 +72,17 @@ export class MemorySessionStore implements SessionStore {
     this.#records.set(slot, change(current));
   }
 
-  async reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
-    let taken = { seq: 0, ord: 0 };
-    this.#update(slot, (r) => {
-      const a = advance(r, scope);
-      taken = { seq: a.seq, ord: a.ord };
-      return a.record;
-    });
-    return taken;
+  readonly #ops = recordOperations((slot, change) => this.#update(slot, change));
+
+  reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
+    return this.#ops.reserve(slot, scope);
   }
 
-  async enqueue(slot: string, action: SignedAction): Promise<void> {
-    this.#update(slot, (r) => ({ ...r, outbox: [...r.outbox, action] }));
+  enqueue(slot: string, action: SignedAction): Promise<void> {
+    return this.#ops.enqueue(slot, action);
   }
 
-  async dequeue(slot: string, actionSignature: string): Promise<void> {
-    this.#update(slot, (r) => ({
-      ...r,
-      outbox: r.outbox.filter((a) => a.signature !== actionSignature),
-    }));
+  dequeue(slot: string, actionSignature: string): Promise<void> {
+    return this.#ops.dequeue(slot, actionSignature);
   }
 }
