@@ -403,9 +403,10 @@ function PostCard(props: PostProps) {
           onSubmit={(e) => {
             e.preventDefault();
             void props.act(async () => {
-              await sesame.social.reply(post.id, text);
+              const sent = await sesame.social.reply(post.id, text);
               setText("");
               setReplying(false);
+              return sent; // "queued" when the node is unreachable: the app says so
             });
           }}
         >
@@ -455,8 +456,9 @@ function Home(props: {
         onSubmit={(e) => {
           e.preventDefault();
           void props.act(async () => {
-            await sesame.social.post(text);
+            const sent = await sesame.social.post(text);
             setText("");
+            return sent; // "queued" when the node is unreachable: the app says so
           });
         }}
       >
@@ -632,8 +634,9 @@ function Messages(props: {
         onSubmit={(e) => {
           e.preventDefault();
           void props.act(async () => {
-            await props.sesame.social.sendDm(to.trim(), text);
+            const sent = await props.sesame.social.sendDm(to.trim(), text);
             setText("");
+            return sent; // "queued" when the node is unreachable: the app says so
           });
         }}
       >
@@ -835,9 +838,12 @@ export function App(props: {
   const [reason, setReason] = useState<string | undefined>(undefined);
   const [page, setPage] = useState<Page>({ name: "home", feed: "global" });
   const [tick, setTick] = useState(0);
-  const [status, setStatus] = useState<{ message: string; action?: "renew" | "restart" } | null>(
-    null,
-  );
+  const [status, setStatus] = useState<{
+    message: string;
+    action?: "renew" | "restart";
+    /** The node was unreachable and actions wait in the outbox. */
+    queued?: true;
+  } | null>(null);
   const [signatures, setSignatures] = useState(signatureCount());
   const [tipBalance, setTipBalance] = useState<TipBalance | null>(null);
 
@@ -901,8 +907,12 @@ export function App(props: {
     const ctrl = new AbortController();
     void sesame.social.subscribe(() => setTick((t) => t + 1), { signal: ctrl.signal });
     const retry = setInterval(() => {
-      void sesame.social.flush().then((n) => {
-        if (n > 0) setTick((t) => t + 1);
+      void sesame.social.flush().then(async (n) => {
+        if (n === 0) return;
+        setTick((t) => t + 1);
+        // Everything queued while the node was away has gone out: say so no more.
+        const left = (await sesame.manager.resume())?.record.outbox.length ?? 0;
+        if (left === 0) setStatus((s) => (s?.queued === true ? null : s));
       });
     }, 3000);
     return () => {
@@ -937,6 +947,7 @@ export function App(props: {
         setStatus({
           message:
             "The node is unreachable. Your action is queued and will be sent when it is back.",
+          queued: true,
         });
       else setStatus(null);
       setTick((t) => t + 1);

@@ -4,94 +4,27 @@
  * Screenshots of every step go to test-results/screenshots/ (and to docs/screenshots/
  * when SESAME_UPDATE_SCREENSHOTS=1).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { GRANT_MEMO_PREFIX, grantIdOfText } from "@sesame/protocol";
 import { decodeTokenAccount, mainTokenAccountAddress, rpcChain } from "@sesame/solana/client";
 import { address } from "@solana/kit";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-const ROOT = resolve(import.meta.dirname, "../../..");
-const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = join(ROOT, "test-results/screenshots");
-const DOC_SHOTS = join(ROOT, "docs/screenshots");
-const ready =
-  existsSync(join(ROOT, "apps/web/dist/index.html")) &&
-  existsSync(join(ROOT, "packages/node/dist/main.js"));
-
-async function freePort(): Promise<number> {
-  return await new Promise((res) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  const file = join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  if (process.env.SESAME_UPDATE_SCREENSHOTS === "1") {
-    mkdirSync(DOC_SHOTS, { recursive: true });
-    copyFileSync(file, join(DOC_SHOTS, `${name}.png`));
-  }
-}
-
-async function signatures(page: Page): Promise<number> {
-  const text = (await page.getByTestId("signature-count").textContent()) ?? "";
-  return Number(/(\d+)/.exec(text)?.[1] ?? Number.NaN);
-}
-
-/** Approves the dev wallet's next request; returns what its dialog showed. */
-async function approveNextPrompt(
-  page: Page,
-  screenshot?: string,
-): Promise<{ text: string; memos: string[]; transaction: boolean }> {
-  const dialog = page.getByTestId("wallet-dialog");
-  await dialog.waitFor();
-  if (screenshot !== undefined) await shot(page, screenshot);
-  const text = (await page.getByTestId("wallet-message").textContent()) ?? "";
-  const memos = await page.getByTestId("wallet-memo").allTextContents();
-  const transaction = (await dialog.getByText("sign a transaction").count()) > 0;
-  await dialog.getByRole("button", { name: "Approve" }).click();
-  await dialog.waitFor({ state: "detached" });
-  return { text, memos, transaction };
-}
-
-/**
- * Connects the dev wallet, reads the consent text, approves once. With `tipBudget`, the
- * session also gets the tip scope and that budget, in tokens (a funded START).
- */
-async function connectAndStart(
-  page: Page,
-  base: string,
-  options: { tipBudget?: string; screenshots?: { consent: string; wallet: string } } = {},
-): Promise<{ consent: string; signed: Awaited<ReturnType<typeof approveNextPrompt>> }> {
-  await page.goto(base);
-  await page.getByRole("button", { name: /Sesame Dev Wallet/ }).click();
-  const consentBox = page.getByTestId("consent-text");
-  await consentBox.filter({ hasText: "wants you to start a Sesame session" }).waitFor();
-  if (options.tipBudget !== undefined) {
-    await page.getByRole("checkbox", { name: "Tip", exact: true }).check();
-    await page.getByLabel("Tip budget (tokens)").fill(options.tipBudget);
-    await consentBox.filter({ hasText: `Tip Budget: ${options.tipBudget} of token` }).waitFor();
-    await page
-      .getByTestId("funding-note")
-      .filter({ hasText: `moves ${options.tipBudget} tokens into this device's session account` })
-      .waitFor();
-  }
-  const consent = (await consentBox.textContent()) ?? "";
-  if (options.screenshots !== undefined) await shot(page, options.screenshots.consent);
-  await page.getByRole("button", { name: /Sign once with your wallet/ }).click();
-  const signed = await approveNextPrompt(page, options.screenshots?.wallet);
-  await page.getByLabel("What's happening?").waitFor();
-  return { consent, signed };
-}
+import {
+  approveNextPrompt,
+  browserTestsCanRun,
+  connectAndStart,
+  freePort,
+  launchChromium,
+  post,
+  shot,
+  signatures,
+  startNode,
+  stopNode,
+} from "./browser.js";
 
 /** A wallet's balance of the node's demo token, base units, read over the node's /rpc. */
 async function demoTokens(base: string, owner: string): Promise<bigint> {
@@ -109,19 +42,7 @@ async function expectNoAlert(page: Page): Promise<void> {
   expect(await page.getByTestId("status").count()).toBe(0);
 }
 
-const chromiumThere = existsSync(CHROMIUM);
-if (!chromiumThere && process.env.CI !== "true") {
-  console.warn(
-    `SKIPPING the browser tests: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run does this)`,
-  );
-}
-if (process.env.CI === "true" && (!ready || !chromiumThere)) {
-  throw new Error(
-    "CI must run the browser tests: build the app (npm run build) and install chromium",
-  );
-}
-
-describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
+describe.skipIf(!browserTestsCanRun())("the web app in Chromium", () => {
   let node: ChildProcess;
   let base: string;
   let dataDir: string;
@@ -136,38 +57,9 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
   beforeAll(async () => {
     const port = await freePort();
     dataDir = mkdtempSync(join(tmpdir(), "sesame-e2e-"));
-    node = spawn(process.execPath, [join(ROOT, "packages/node/dist/main.js")], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        SESAME_DATA_DIR: dataDir,
-        DATABASE_URL: "",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    node = await startNode(dataDir, port);
     base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${base}/health`)).ok) break;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline) throw new Error("the node did not start");
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
     alice = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     bob = await browser.newContext({ viewport: { width: 390, height: 844 } });
     a = await alice.newPage();
@@ -176,7 +68,7 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
-    node?.kill("SIGTERM");
+    if (node !== undefined) await stopNode(node);
   });
 
   it("1. connect with a tip budget: ONE prompt, the START transaction, carrying exactly the consent text", async () => {
@@ -220,13 +112,10 @@ describe.skipIf(!ready || !chromiumThere)("the web app in Chromium", () => {
     // Without tips, the one prompt is a message: exactly the consent text.
     expect(bobStart.signed).toMatchObject({ transaction: false, text: bobStart.consent });
     let done = 0;
-    const post = async (text: string) => {
-      await a.getByLabel("What's happening?").fill(text);
-      await a.getByRole("button", { name: "Post", exact: true }).click();
-      await a.getByTestId("post").filter({ hasText: text }).first().waitFor();
+    for (let i = 1; i <= 11; i++) {
+      await post(a, `Post number ${i} from Alice's session key`);
       done++;
-    };
-    for (let i = 1; i <= 11; i++) await post(`Post number ${i} from Alice's session key`);
+    }
     for (let i = 1; i <= 3; i++) {
       const card = a.getByTestId("post").filter({ hasText: "Post number 11" }).first();
       await card.getByRole("button", { name: "Reply", exact: true }).click();
