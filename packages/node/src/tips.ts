@@ -71,12 +71,21 @@ export function tipCheck(
         actual: p.body.post,
       });
     }
-    const r = await verifyTipOnChain(chain, {
-      tip: p.body,
-      grant: grant.grant,
-      author: post.wallet as WalletAddress,
-      ...(memoPrograms === undefined ? {} : { memoPrograms }),
-    });
+    let r: Awaited<ReturnType<typeof verifyTipOnChain>>;
+    try {
+      r = await verifyTipOnChain(chain, {
+        tip: p.body,
+        grant: grant.grant,
+        author: post.wallet as WalletAddress,
+        ...(memoPrograms === undefined ? {} : { memoPrograms }),
+      });
+    } catch (e) {
+      if (e instanceof ProtocolError) return e;
+      // The chain's RPC is unreachable or failing: "later", not "never" (clients retry).
+      return new ProtocolError(ErrorCode.UNAVAILABLE, {
+        reason: `the chain cannot be reached to verify the tip: ${e instanceof Error ? e.message : String(e)}`,
+      });
+    }
     return r.ok ? null : (r.error as ProtocolError);
   };
 }
