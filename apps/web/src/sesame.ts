@@ -135,10 +135,12 @@ export function connectSesame(wallet: StandardWallet, info: NodeInfo): Sesame {
   });
   const social = new SocialClient({ manager, store, api, backend, context: info });
   const tips = chain === null ? null : new TipClient({ manager, social, chain, ...flow });
+  // The node names the mint tips move (SESAME_TIP_MINT, or the embedded chain's demo mint).
+  const tipMint = funds?.tipMint ?? funds?.demoMint ?? null;
   const tipToken =
-    tips === null || funds?.demoMint === null || funds?.demoMint === undefined
+    tips === null || tipMint === null
       ? null
-      : { mint: funds.demoMint.address as MintAddress, decimals: funds.demoMint.decimals };
+      : { mint: tipMint.address as MintAddress, decimals: tipMint.decimals };
   return { api, manager, social, wallet: signer.address, signer, info, tips, tipToken };
 }
 

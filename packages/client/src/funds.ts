@@ -189,6 +189,117 @@ export function chainFunding(chain: Chain, options: ChainFundingOptions): Requir
 }
 
 // ---------------------------------------------------------------------------------------
+// END when the session is over, with no prompt
+
+/** What `endIfOver` found, and did. */
+export type FundsCheck =
+  | { readonly state: "none" }
+  | { readonly state: "active"; readonly grantId: string }
+  | {
+      readonly state: "ended";
+      readonly grantId: string;
+      readonly why: "expired" | "revoked";
+      /** The funding hook's END answer: null when nothing was left to return. */
+      readonly result: unknown;
+    };
+
+/**
+ * The chain does not know when a session expires or is revoked, so nothing would return
+ * its leftovers: call this on start and resume, and on a timer (`startFundsSweeper`). When
+ * this device's funded session has expired, or (asking the node) was revoked from another
+ * device, it runs END with the session key — no prompt — so the rest of the allowance goes
+ * back to the wallet's main token account and the key's lamports to the wallet. A revoked
+ * session's keys are then destroyed here too. Safe to call again: END of an ended session
+ * has nothing to move. If the device is gone, the wallet RECOVERs (`recoverFunds`).
+ */
+export async function endIfOver(
+  manager: SessionManager,
+  options: { readonly checkNode?: boolean } = {},
+): Promise<FundsCheck> {
+  const status = await manager.status();
+  if (status.state === "expired") {
+    const result = await manager.endFunds();
+    if (result === undefined) return { state: "none" };
+    return { state: "ended", grantId: status.session.grantId, why: "expired", result };
+  }
+  if (status.state !== "active") return { state: "none" };
+  const grantId = status.session.grantId;
+  if (status.session.grant.tipBudget === null) return { state: "active", grantId };
+  if (options.checkNode ?? true) {
+    const served = (await manager.list()).find((s) => s.grant === grantId);
+    if (served?.status === "revoked") {
+      const result = await manager.endFunds();
+      await manager.forgetRevoked();
+      return { state: "ended", grantId, why: "revoked", result: result ?? null };
+    }
+  }
+  return { state: "active", grantId };
+}
+
+export interface FundsSweeper {
+  /** Runs the check now (also what the timers do). */
+  run(): Promise<FundsCheck>;
+  stop(): void;
+}
+
+/**
+ * Runs `endIfOver` now, every `intervalMs` (default 60 s), and right after the session's
+ * expiration time. Outcomes and failures go to the callbacks; a failed END is tried again
+ * on the next run. Timers do not keep a Node process alive.
+ */
+export function startFundsSweeper(
+  manager: SessionManager,
+  options: {
+    readonly intervalMs?: number;
+    readonly checkNode?: boolean;
+    readonly onCheck?: (check: FundsCheck) => void;
+    readonly onError?: (error: unknown) => void;
+  } = {},
+): FundsSweeper {
+  let stopped = false;
+  let running: Promise<FundsCheck> | undefined;
+  let atExpiry: ReturnType<typeof setTimeout> | undefined;
+  const unref = (t: unknown) => (t as { unref?: () => void }).unref?.();
+  const run = (): Promise<FundsCheck> => {
+    running ??= (async () => {
+      try {
+        const check = await endIfOver(manager, {
+          ...(options.checkNode === undefined ? {} : { checkNode: options.checkNode }),
+        });
+        if (check.state === "active" && !stopped) {
+          const session = await manager.resume();
+          if (atExpiry !== undefined) clearTimeout(atExpiry);
+          const wait = (session?.grant.expirationTime ?? 0) - Date.now() + 50;
+          if (wait > 0 && wait < 2 ** 31 - 1) {
+            atExpiry = setTimeout(() => void run().catch(() => undefined), wait);
+            unref(atExpiry);
+          }
+        }
+        options.onCheck?.(check);
+        return check;
+      } catch (e) {
+        options.onError?.(e);
+        throw e;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const every = setInterval(() => void run().catch(() => undefined), options.intervalMs ?? 60_000);
+  unref(every);
+  void run().catch(() => undefined);
+  return Object.freeze({
+    run,
+    stop() {
+      stopped = true;
+      clearInterval(every);
+      if (atExpiry !== undefined) clearTimeout(atExpiry);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
 // RECOVER: one wallet prompt
 
 export interface RecoverOptions {
@@ -620,10 +731,19 @@ export interface ChainInfo {
   /** The node's JSON-RPC path (`/rpc`) when it serves its embedded chain, else null. */
   readonly rpc: string | null;
   readonly demoMint: { readonly address: string; readonly decimals: number } | null;
+  /**
+   * The mint tips move (`SESAME_TIP_MINT` on a node over RPC, else the embedded chain's
+   * demo mint); absent from nodes older than this field.
+   */
+  readonly tipMint?: { readonly address: string; readonly decimals: number } | null;
+  /** The Memo program START and TIP must use on this chain. */
   readonly memoProgram: string | null;
 }
 
-/** The chain RPC URL for a node: its own `/rpc` (embedded chain), resolved against its URL. */
+/**
+ * The chain RPC URL for a node: its own `/rpc` (embedded chain) resolved against its URL,
+ * or the absolute URL a node over RPC names (`SESAME_PUBLIC_RPC_URL` / `SOLANA_RPC_URL`).
+ */
 export function chainRpcUrl(api: Pick<NodeApi, "baseUrl">, info: ChainInfo): string | null {
   return info.rpc === null ? null : new URL(info.rpc, `${api.baseUrl}/`).toString();
 }
