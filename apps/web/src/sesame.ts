@@ -134,7 +134,11 @@ export function connectSesame(wallet: StandardWallet, info: NodeInfo): Sesame {
     },
   });
   const social = new SocialClient({ manager, store, api, backend, context: info });
-  const tips = chain === null ? null : new TipClient({ manager, social, chain, ...flow });
+  // Tips whose action no node took yet survive a reload (see TipClient).
+  const tips =
+    chain === null
+      ? null
+      : new TipClient({ manager, social, chain, ...flow, pendingStorage: localStorage });
   // The node names the mint tips move (SESAME_TIP_MINT, or the embedded chain's demo mint).
   const tipMint = funds?.tipMint ?? funds?.demoMint ?? null;
   const tipToken =
