@@ -354,6 +354,18 @@ export async function recoverFunds(
   return out;
 }
 
+/**
+ * The wallet's session token accounts for a mint, on every device it ever funded (found
+ * from the wallet alone: a lost device's id is not needed) — what RECOVER takes back.
+ */
+export async function walletSessionAccounts(
+  chain: Chain,
+  wallet: WalletAddress,
+  mint: string,
+): Promise<readonly SessionTokenAccount[]> {
+  return await findSessionTokenAccounts(chain, wallet, address(mint));
+}
+
 // ---------------------------------------------------------------------------------------
 // Tips with the session key
 
