@@ -538,6 +538,17 @@ export class TipClient {
     if (cap !== null && ord > cap) {
       throw new ProtocolError(ErrorCode.OVER_CAP, { scope: "tip", cap, ordinal: ord });
     }
+    const deadline = Date.now() + (this.options.retry?.timeoutMs ?? 60_000);
+    // The same tip asked again while it is still pending (say, the app showed "queued" and
+    // the person pressed Tip again): go on with it; its money already moved.
+    const same = this.pending().find(
+      (p) =>
+        p.grantId === session.grantId &&
+        p.post === post.id &&
+        p.to === post.wallet &&
+        p.amount === amount.toString(),
+    );
+    if (same !== undefined) return await this.#settle(same, deadline, false);
     const prepared = await prepareTip(this.options.chain, {
       grant: session.grant,
       deviceId: this.options.deviceId,
@@ -561,20 +572,25 @@ export class TipClient {
     };
     // Kept before it is sent: from here on the trail cannot be lost.
     this.#savePending(pending);
-    const deadline = Date.now() + (this.options.retry?.timeoutMs ?? 60_000);
+    return await this.#settle(pending, deadline, true);
+  }
+
+  /** Lands the tip's transfer (the same wire), then delivers its action (the same one). */
+  async #settle(tip: PendingTip, deadline: number, fresh: boolean): Promise<SentTip> {
     try {
-      await this.#land(pending, deadline, true);
+      await this.#land(tip, deadline, fresh);
     } catch (e) {
       // Refused by the chain, or never landed before its blockhash expired: no money moved.
-      this.#dropPending(pending.transaction);
+      if (!isRetryableTipRefusal(e) && e instanceof ProtocolError)
+        this.#dropPending(tip.transaction);
       throw e;
     }
-    const action = await this.#deliver(pending, deadline);
+    const action = await this.#deliver(tip, deadline);
     return Object.freeze({
-      transaction: pending.transaction as TransactionSignature,
-      amount,
-      mint: budget.mint,
-      decimals: budget.decimals,
+      transaction: tip.transaction as TransactionSignature,
+      amount: BigInt(tip.amount),
+      mint: tip.mint as MintAddress,
+      decimals: tip.decimals,
       action,
     });
   }
