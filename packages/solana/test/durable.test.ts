@@ -36,8 +36,11 @@ async function tempDir(): Promise<string> {
   return join(dir, "chain");
 }
 
-async function openChain(dataDir: string): Promise<EmbeddedChain> {
-  const chain = await EmbeddedChain.create({ dataDir });
+async function openChain(dataDir: string, historyLimit?: number): Promise<EmbeddedChain> {
+  const chain = await EmbeddedChain.create({
+    dataDir,
+    ...(historyLimit === undefined ? {} : { historyLimit }),
+  });
   open.push(chain);
   return chain;
 }
@@ -194,5 +197,43 @@ describe("the embedded chain on a data directory", () => {
     await closeChain(second);
     const third = await openChain(dir);
     expect(await third.getBalance(wallet.address)).toBe(3_000_000_001n);
+  });
+
+  it("a journal longer than the history kept is compacted on open: same state, bounded file", async () => {
+    const dir = await tempDir();
+    const first = await openChain(dir, 3);
+    const wallets = await Promise.all([person(), person(), person()]);
+    const signatures: string[] = [];
+    for (const [i, w] of wallets.entries()) {
+      signatures.push(await first.airdrop(w.address, BigInt(i + 1) * 1_000_000_000n));
+      signatures.push((await first.mintTo(w.address, BigInt(i + 1) * 1_000_000n)).signature);
+    }
+    const mint = first.demoMint;
+    const slot = first.slot;
+    await closeChain(first);
+    const lines = async () =>
+      (await readFile(join(dir, JOURNAL_FILE), "utf8")).trim().split("\n").length;
+    const before = await lines(); // genesis, mint creation, demoMint, 6 transactions
+    expect(before).toBe(9);
+
+    const second = await openChain(dir, 3);
+    // genesis, demoMint, the 3 transactions kept, and the state.
+    expect(await lines()).toBe(6);
+    expect(second.demoMint).toEqual(mint);
+    expect(second.slot).toBeGreaterThanOrEqual(slot);
+    for (const [i, w] of wallets.entries()) {
+      expect(await second.getBalance(w.address)).toBe(BigInt(i + 1) * 1_000_000_000n);
+      const ata = await mainTokenAccountAddress(w.address, mint.address);
+      expect(await tokenBalance(second, ata)).toBe(BigInt(i + 1) * 1_000_000n);
+    }
+    // The history kept answers; older transactions are gone, as past the in-memory limit.
+    expect(await second.getTransaction(signatures[5] as never)).not.toBeNull();
+    expect(await second.getTransaction(signatures[0] as never)).toBeNull();
+    // It goes on: a new transaction, and the next reopen (compacting again) keeps it too.
+    await second.airdrop(wallets[0]?.address as never, 5n);
+    await closeChain(second);
+    const third = await openChain(dir, 3);
+    expect(await third.getBalance(wallets[0]?.address as never)).toBe(1_000_000_005n);
+    expect(await third.getBalance(wallets[2]?.address as never)).toBe(3_000_000_000n);
   });
 });

@@ -65,6 +65,7 @@ import {
   type JournalEntry,
   type JournalTokenBalance,
   readJournal,
+  writeJournal,
 } from "./journal.js";
 import { transactionErrorJson } from "./litesvm-errors.js";
 import { handleRpc } from "./rpc.js";
@@ -174,6 +175,10 @@ export class EmbeddedChain implements Chain {
     const chain =
       entries.length > 0 ? await EmbeddedChain.#replay(entries, options) : await genesis();
     if (options.dataDir !== undefined) {
+      // More transactions journaled than history kept: rewrite the journal as the chain's
+      // state now plus the history it keeps, so it stops growing across restarts.
+      const txs = entries.reduce((n, e) => n + (e.t === "tx" ? 1 : 0), 0);
+      if (txs > chain.#historyLimit) writeJournal(options.dataDir, chain.#compacted());
       chain.#journal = await Journal.open(options.dataDir);
       if (entries.length === 0) await chain.#journal.append(chain.#genesisEntry());
     }
@@ -206,6 +211,28 @@ export class EmbeddedChain implements Chain {
   }
 
   #faucetSeed: Uint8Array | undefined;
+  /** Every address a journaled transaction wrote (what a compacted journal keeps). */
+  readonly #touched = new Set<string>();
+
+  /** The journal rewritten: genesis, demo mint, the kept history, then the state now. */
+  #compacted(): JournalEntry[] {
+    const out: JournalEntry[] = [this.#genesisEntry()];
+    if (this.#demoMint !== undefined)
+      out.push({
+        t: "demoMint",
+        address: this.#demoMint.address,
+        decimals: this.#demoMint.decimals,
+      });
+    for (const record of this.#history.values()) out.push(this.#txEntry(record, [], ""));
+    out.push({
+      t: "state",
+      ms: this.#warpMs,
+      slot: this.slot.toString(),
+      hashes: [...this.#blockhashes].map(([h, issued]) => [h, issued.toString()] as const),
+      accounts: [...this.#touched].map((a) => this.#journalAccount(a as Address)),
+    });
+    return out;
+  }
 
   #genesisEntry(): JournalEntry {
     if (this.#faucetSeed === undefined) throw new Error("no faucet seed");
@@ -254,8 +281,19 @@ export class EmbeddedChain implements Chain {
         chain.#warpMs = entry.ms;
         slot = BigInt(entry.slot);
         hashes.push([entry.bh, slot]);
+      } else if (entry.t === "state") {
+        chain.#warpMs = entry.ms;
+        slot = BigInt(entry.slot);
+        for (const [h, issued] of entry.hashes) hashes.push([h, BigInt(issued)]);
+        for (const a of entry.accounts) {
+          setAccount(a);
+          chain.#touched.add(a.a);
+        }
       } else if (entry.t === "tx") {
-        for (const a of entry.accounts) setAccount(a);
+        for (const a of entry.accounts) {
+          setAccount(a);
+          chain.#touched.add(a.a);
+        }
         const record = recordOfEntry(entry);
         chain.#history.set(record.signature, record);
         if (chain.#history.size > chain.#historyLimit) {
@@ -263,7 +301,7 @@ export class EmbeddedChain implements Chain {
           if (oldest !== undefined) chain.#history.delete(oldest);
         }
         slot = record.slot + 1n;
-        hashes.push([entry.bh, slot]);
+        if (entry.bh !== "") hashes.push([entry.bh, slot]);
       }
     }
     // Blockhashes still inside their window stay valid across the restart, as on a cluster.
@@ -609,7 +647,9 @@ export class EmbeddedChain implements Chain {
     this.#rollBlockhash();
     if (this.#journal !== undefined) {
       const signature = record.signature;
-      const written = this.#journal.append(this.#txEntry(record));
+      const entry = this.#txEntry(record);
+      if (entry.t === "tx") for (const a of entry.accounts) this.#touched.add(a.a);
+      const written = this.#journal.append(entry);
       const settled = written.finally(() => this.#pending.delete(signature));
       this.#pending.set(signature, settled);
       settled.catch(() => undefined);
@@ -645,7 +685,7 @@ export class EmbeddedChain implements Chain {
     };
   }
 
-  #txEntry(r: StoredTransaction): JournalEntry {
+  #txEntry(r: StoredTransaction, accounts?: JournalAccount[], bh?: string): JournalEntry {
     const tok = (b: TokenBalance): JournalTokenBalance => ({
       i: b.accountIndex,
       m: b.mint,
@@ -669,8 +709,8 @@ export class EmbeddedChain implements Chain {
       logs: r.logs,
       cu: r.computeUnits.toString(),
       err: r.err,
-      bh: this.svm.latestBlockhash(),
-      accounts: this.#writtenAccounts(r),
+      bh: bh ?? this.svm.latestBlockhash(),
+      accounts: accounts ?? this.#writtenAccounts(r),
     };
   }
 

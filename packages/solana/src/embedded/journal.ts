@@ -6,7 +6,16 @@
  * in groups, each group followed by one `fdatasync`, and a transaction is reported as sent
  * or confirmed only once its line is on disk.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -41,6 +50,14 @@ export type JournalEntry =
     }
   | { readonly t: "demoMint"; readonly address: string; readonly decimals: number }
   | { readonly t: "warp"; readonly ms: number; readonly slot: string; readonly bh: string }
+  /** A compacted journal's last entry: the state of every account ever written, now. */
+  | {
+      readonly t: "state";
+      readonly ms: number;
+      readonly slot: string;
+      readonly hashes: readonly (readonly [string, string])[];
+      readonly accounts: readonly JournalAccount[];
+    }
   | {
       readonly t: "tx";
       readonly sig: string;
@@ -58,9 +75,9 @@ export type JournalEntry =
       readonly logs: readonly string[];
       readonly cu: string;
       readonly err: unknown;
-      /** The blockhash the chain rolled to after it (valid for the next transactions). */
+      /** The blockhash the chain rolled to after it ("" in a compacted journal). */
       readonly bh: string;
-      /** Accounts the transaction could write, as they were after it. */
+      /** Accounts the transaction could write, as they were after it (none once compacted). */
       readonly accounts: readonly JournalAccount[];
     };
 
@@ -84,6 +101,29 @@ export function readJournal(dir: string): JournalEntry[] {
   }
   if (offset < text.length) truncateSync(path, Buffer.byteLength(text.slice(0, offset)));
   return entries;
+}
+
+/**
+ * Replaces the journal with `entries`, atomically: written to a temporary file, synced,
+ * renamed over the journal, and the directory synced. A crash leaves the old or the new.
+ */
+export function writeJournal(dir: string, entries: readonly JournalEntry[]): void {
+  const path = join(dir, JOURNAL_FILE);
+  const temporary = `${path}.compacting`;
+  const fd = openSync(temporary, "w", 0o600);
+  try {
+    writeFileSync(fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+  const dirFd = openSync(dir, "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
 }
 
 /** Appends entries in groups: one write and one fdatasync per group. */
