@@ -536,6 +536,8 @@ export class EmbeddedChain implements Chain {
       programs,
     });
     if (wire.length > TRANSACTION_SIZE_LIMIT) return refuse("SanitizeFailure");
+    // A journal that failed to write cannot make anything durable: accept nothing more.
+    if (!options.simulate && this.#journal?.failed === true) return refuse("JournalUnavailable");
     if (options.checkBlockhash ?? true) {
       const issued = this.#blockhashes.get(message.lifetimeToken);
       if (issued === undefined || issued + this.#validity < this.slot)

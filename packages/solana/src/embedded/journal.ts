@@ -153,6 +153,11 @@ export class Journal {
     return new Journal(handle);
   }
 
+  /** Whether a write failed: nothing more can be made durable. */
+  get failed(): boolean {
+    return this.#failed !== null;
+  }
+
   /** Queues one entry; resolves once it is on disk. */
   append(entry: JournalEntry): Promise<void> {
     if (this.#failed !== null) return Promise.reject(this.#failed);
