@@ -55,7 +55,7 @@ const webDir = resolve(
 const web = await serveWebApp(node.app, webDir);
 
 // The address listened on (PORT=0 picks a free port).
-const base = (await node.app.listen({ port, host })).replace("[::1]", host);
+const base = await node.app.listen({ port, host });
 console.log(
   `Sesame node on ${node.ctx.storage.engine === "pglite" ? `PGlite (${dataDir})` : "PostgreSQL"}`,
 );
