@@ -604,7 +604,9 @@ export class TipClient {
   async retryPending(
     options: { readonly timeoutMs?: number } = {},
   ): Promise<{ readonly tip: PendingTip; readonly result: SendResult | ProtocolError }[]> {
-    const session = await this.options.social.session();
+    // Also for an expired session: what it signed in time can still be delivered.
+    const session = await this.options.manager.resume();
+    if (session === undefined) return [];
     const out: { tip: PendingTip; result: SendResult | ProtocolError }[] = [];
     for (const tip of this.pending()) {
       if (tip.grantId !== session.grantId) continue;

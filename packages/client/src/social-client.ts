@@ -310,11 +310,15 @@ export class SocialClient {
 
   /**
    * Sends a signed action of this session through the outbox (queued unless it is there
-   * already), like `act`. Sending the same action again is safe: a node that has it
+   * already), like `act`, also once the session expired. Sending the same action again is safe: a node that has it
    * answers `duplicate`.
    */
   async resend(action: SignedAction): Promise<SendResult> {
-    const session = await this.session();
+    // An expired session may still deliver what it signed in time (nodes take late
+    // actions stamped inside the grant's window); a revoked or forgotten one may not.
+    const session = await this.options.manager.resume();
+    if (session === undefined)
+      throw new ProtocolError(ErrorCode.NOT_FOUND, { what: "the session of this action" });
     if (!session.record.outbox.some((a) => a.signature === action.signature))
       await this.options.store.enqueue(session.slot, action);
     await this.flush();

@@ -99,7 +99,7 @@ async function tokens(chain: Chain, owner: string, mint: string) {
 }
 
 describe("a tip whose node was unreachable", () => {
-  it("stays pending; the same tip asked again moves no money; after a reload the same action is delivered", async () => {
+  it("stays pending; the same tip asked again moves no money; after a reload, or once the session expired, the same action is delivered", async () => {
     const direct = new NodeApi(node.url);
     const info = await direct.chainInfo();
     const chain = rpcChain(chainRpcUrl(direct, info) ?? "", { pollMs: 20 });
@@ -114,7 +114,10 @@ describe("a tip whose node was unreachable", () => {
     await direct.faucet(wallet.address);
     const api = new NodeApi(gateway.url); // the app reaches the node through the gateway
     const store = new MemorySessionStore();
+    const clock = { offset: 0 };
+    const now = () => Date.now() + clock.offset;
     const manager = new SessionManager({
+      clock: now,
       store,
       api,
       walletAddress: wallet.address,
@@ -128,6 +131,7 @@ describe("a tip whose node was unreachable", () => {
       api,
       backend: nodeEd25519(),
       context: CONTEXT,
+      clock: now,
     });
     await manager.confirm(
       await manager.prepare({
@@ -177,5 +181,18 @@ describe("a tip whose node was unreachable", () => {
     expect(third.transaction).not.toBe(first.transaction);
     expect(third.action).toMatchObject({ status: "accepted" });
     expect(await tokens(chain, bob.address, mint)).toBe(2n * TOKEN);
+
+    // Signed in time, delivered after the session expired here: still delivered, not dropped
+    // (nodes take late actions stamped inside the grant's window).
+    gateway.down = true;
+    const late = await reloaded.tip(target, 2n * TOKEN);
+    expect(late.action.status).toBe("queued");
+    clock.offset = 2 * 3_600_000;
+    expect((await manager.status()).state).toBe("expired");
+    gateway.down = false;
+    const delivered = await tipClient().retryPending();
+    expect(delivered[0]?.result).toMatchObject({ status: "accepted", id: late.action.id });
+    expect(reloaded.pending()).toEqual([]);
+    expect(await tokens(chain, bob.address, mint)).toBe(4n * TOKEN);
   });
 });
