@@ -59,6 +59,9 @@ export interface NodeProcessOptions {
   readonly schema?: string;
   readonly verifyWorkers?: number;
   readonly poolSize?: number;
+  /** Run the embedded chain (served at /rpc), journaled in this directory. */
+  readonly chainDir?: string;
+  readonly network?: string;
 }
 
 /**

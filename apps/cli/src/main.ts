@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { benchCommands } from "./commands/bench.js";
 import { dmCommands } from "./commands/dm.js";
+import { fundsCommands } from "./commands/funds.js";
 import { nodeCommands } from "./commands/node.js";
 import { sessionCommands } from "./commands/session.js";
 import { socialCommands } from "./commands/social.js";
@@ -68,6 +69,7 @@ Start here:
   socialCommands(program);
   dmCommands(program);
   benchCommands(program);
+  fundsCommands(program);
   // Every subcommand exits through main(), with our codes.
   const inherit = (cmd: Command) => {
     for (const sub of cmd.commands) {

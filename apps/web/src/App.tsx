@@ -6,6 +6,7 @@ import {
   type ServedProfile,
   type ServedSession,
   type SessionPolicy,
+  startFundsSweeper,
   type TipBalance,
 } from "@sesame/client";
 import { SCOPES, type Scope } from "@sesame/protocol";
@@ -919,6 +920,19 @@ export function App(props: {
       ctrl.abort();
       clearInterval(retry);
     };
+  }, [sesame, state]);
+
+  // Funds: tips whose transfer landed but whose action no node took yet go on; the
+  // session's leftovers go back (END, no prompt) once it expired or was revoked elsewhere.
+  useEffect(() => {
+    if (sesame === null || sesame.tips === null || state !== "app") return;
+    void sesame.tips.retryPending().catch(() => undefined);
+    const sweeper = startFundsSweeper(sesame.manager, {
+      onCheck: (c) => {
+        if (c.state === "ended") setTick((t) => t + 1);
+      },
+    });
+    return () => sweeper.stop();
   }, [sesame, state]);
 
   // What this device's funded session can still tip, from the chain.

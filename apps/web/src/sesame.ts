@@ -134,11 +134,17 @@ export function connectSesame(wallet: StandardWallet, info: NodeInfo): Sesame {
     },
   });
   const social = new SocialClient({ manager, store, api, backend, context: info });
-  const tips = chain === null ? null : new TipClient({ manager, social, chain, ...flow });
-  const tipToken =
-    tips === null || funds?.demoMint === null || funds?.demoMint === undefined
+  // Tips whose action no node took yet survive a reload (see TipClient).
+  const tips =
+    chain === null
       ? null
-      : { mint: funds.demoMint.address as MintAddress, decimals: funds.demoMint.decimals };
+      : new TipClient({ manager, social, chain, ...flow, pendingStorage: localStorage });
+  // The node names the mint tips move (SESAME_TIP_MINT, or the embedded chain's demo mint).
+  const tipMint = funds?.tipMint ?? funds?.demoMint ?? null;
+  const tipToken =
+    tips === null || tipMint === null
+      ? null
+      : { mint: tipMint.address as MintAddress, decimals: tipMint.decimals };
   return { api, manager, social, wallet: signer.address, signer, info, tips, tipToken };
 }
 

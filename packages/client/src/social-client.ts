@@ -283,6 +283,53 @@ export class SocialClient {
     return this.act("tip", body);
   }
 
+  // ---- For callers that must send one signed action again (tips: see funds.ts) ----------
+
+  /**
+   * Signs an action like `act`, counters reserved durably first, but sends nothing: the
+   * caller keeps the signed action and delivers it with `resend` (as often as needed).
+   */
+  async signAction<K extends ActionKind>(kind: K, body: BodyOfKind[K]): Promise<SignedAction> {
+    const session = await this.session();
+    const scope = SCOPE_OF_KIND[kind];
+    if (!session.grant.scopes.includes(scope))
+      throw new ProtocolError(ErrorCode.SCOPE_NOT_GRANTED, { scope });
+    const { seq, ord } = await this.options.store.reserve(session.slot, scope);
+    const payload = {
+      v: 1,
+      kind,
+      grant: session.grantId,
+      seq,
+      ord,
+      ts: this.#clock(),
+      body,
+    } as ActionPayload;
+    const signature = toBase58(await session.keys.sign(actionSigningBytes(payload))) as Signature;
+    return { payload, signature };
+  }
+
+  /**
+   * Sends a signed action of this session through the outbox (queued unless it is there
+   * already), like `act`, also once the session expired. Sending the same action again is safe: a node that has it
+   * answers `duplicate`.
+   */
+  async resend(action: SignedAction): Promise<SendResult> {
+    // An expired session may still deliver what it signed in time (nodes take late
+    // actions stamped inside the grant's window); a revoked or forgotten one may not.
+    const session = await this.options.manager.resume();
+    if (session === undefined)
+      throw new ProtocolError(ErrorCode.NOT_FOUND, { what: "the session of this action" });
+    if (!session.record.outbox.some((a) => a.signature === action.signature))
+      await this.options.store.enqueue(session.slot, action);
+    await this.flush();
+    const outcome = this.#outcomes.get(action.signature);
+    this.#outcomes.delete(action.signature);
+    const id = actionIdOf(action.payload);
+    if (outcome === undefined) return { status: "queued", id };
+    if (outcome instanceof ProtocolError) throw outcome;
+    return { status: "accepted", id, duplicate: outcome === "duplicate" };
+  }
+
   /**
    * Sends a direct message, encrypted to every live `dm` session of the recipient and to
    * this wallet's own live `dm` sessions (so its other devices can read what it sent).

@@ -5,6 +5,7 @@ import type { GrantCache } from "./grants.js";
 import type { Ingestor } from "./ingest.js";
 import type { Metrics } from "./metrics.js";
 import type { StreamHub } from "./stream.js";
+import type { FundsOptions } from "./tips.js";
 
 export interface NodeConfig {
   /** The chain and node network grants must be bound to; optional app domain allow-list. */
@@ -32,4 +33,6 @@ export interface NodeContext {
   readonly chain: Chain | undefined;
   /** Set when the chain is the embedded one (served at /rpc, with a faucet). */
   readonly embedded: EmbeddedChain | undefined;
+  /** The funds tier's settings for a chain reached over RPC (see `FundsOptions`). */
+  readonly funds?: FundsOptions;
 }

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rpcChain } from "@sesame/solana";
 import { createNode } from "./node.js";
@@ -32,6 +32,13 @@ const node = await createNode({
   verifyWorkers: Number(env.SESAME_VERIFY_WORKERS ?? Math.min(4, availableParallelism())),
   // The funds tier: an embedded LiteSVM chain served at /rpc, or any Solana RPC.
   chain: env.SOLANA_RPC_URL ? rpcChain(env.SOLANA_RPC_URL) : "embedded",
+  // The embedded chain is journaled beside the database, so a restart keeps it.
+  chainDir: resolve(env.SESAME_CHAIN_DIR ?? join(dataDir, "chain")),
+  funds: {
+    ...(env.SESAME_TIP_MINT ? { tipMint: env.SESAME_TIP_MINT } : {}),
+    ...(env.SESAME_MEMO_PROGRAM ? { memoProgram: env.SESAME_MEMO_PROGRAM } : {}),
+    ...(env.SOLANA_RPC_URL ? { rpcUrl: env.SESAME_PUBLIC_RPC_URL || env.SOLANA_RPC_URL } : {}),
+  },
 });
 
 if (env.SESAME_SEED !== "0") {
@@ -47,8 +54,8 @@ const webDir = resolve(
 );
 const web = await serveWebApp(node.app, webDir);
 
-await node.app.listen({ port, host });
-const base = `http://${host}:${port}`;
+// The address listened on (PORT=0 picks a free port).
+const base = await node.app.listen({ port, host });
 console.log(
   `Sesame node on ${node.ctx.storage.engine === "pglite" ? `PGlite (${dataDir})` : "PostgreSQL"}`,
 );

@@ -8,7 +8,7 @@ import { Ingestor } from "./ingest.js";
 import { Metrics } from "./metrics.js";
 import { type App, buildServer } from "./server.js";
 import { StreamHub } from "./stream.js";
-import { tipCheck } from "./tips.js";
+import { type FundsOptions, tipCheck } from "./tips.js";
 import { VerifyPool } from "./verify-pool.js";
 
 export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
@@ -36,6 +36,10 @@ export interface NodeOptions {
    * behind the `Chain` interface (e.g. `rpcChain(SOLANA_RPC_URL)`), or none (tips refused).
    */
   readonly chain?: Chain | EmbeddedChain | "embedded" | null;
+  /** Where the embedded chain journals itself (durable across restarts); else in memory. */
+  readonly chainDir?: string;
+  /** Tip mint, Memo program and client RPC URL for a chain reached over RPC. */
+  readonly funds?: FundsOptions;
 }
 
 export interface SesameNode {
@@ -49,7 +53,13 @@ export interface SesameNode {
  * HTTP API. Commits in any process on the same database wake the live stream here.
  */
 export async function createNode(options: NodeOptions = {}): Promise<SesameNode> {
-  const config: NodeConfig = { ...DEFAULT_CONFIG, ...options.config };
+  const merged: NodeConfig = { ...DEFAULT_CONFIG, ...options.config };
+  const memoProgram = options.funds?.memoProgram;
+  // A configured Memo program is the only one accepted for funded grants too.
+  const config: NodeConfig =
+    memoProgram === undefined
+      ? merged
+      : { ...merged, verify: { ...merged.verify, memoPrograms: [memoProgram] } };
   const storage = await openDatabase(options.database);
   const backend = options.backend ?? nodeEd25519();
   const clock = options.clock ?? Date.now;
@@ -58,14 +68,18 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
   const stream = new StreamHub(storage.db);
   await stream.start();
   const chain =
-    options.chain === "embedded" ? await EmbeddedChain.create() : (options.chain ?? undefined);
+    options.chain === "embedded"
+      ? await EmbeddedChain.create(
+          options.chainDir === undefined ? {} : { dataDir: options.chainDir },
+        )
+      : (options.chain ?? undefined);
   const workers = options.backend === undefined ? (options.verifyWorkers ?? 0) : 0;
   const pool = workers > 0 ? new VerifyPool(workers) : undefined;
   const ingest = new Ingestor(storage.db, grants, pool?.backend ?? backend, {
     policy: config.policy,
     clock,
     onCommit: (logId) => stream.notify(logId),
-    tipCheck: tipCheck(storage.db, chain),
+    tipCheck: tipCheck(storage.db, chain, options.funds),
   });
   const unlisten = await storage.listen(await logChannel(storage.db), (payload) => {
     const logId = Number(payload);
@@ -87,6 +101,7 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     clock,
     chain,
     embedded: chain instanceof EmbeddedChain ? chain : undefined,
+    ...(options.funds === undefined ? {} : { funds: options.funds }),
   };
   const app = await buildServer(ctx, { logger: options.logger ?? false });
   return {
@@ -97,6 +112,8 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
       await unlisten();
       await stream.close();
       await pool?.close();
+      // A chain the node opened itself is closed with it (its journal flushed).
+      if (options.chain === "embedded" && chain instanceof EmbeddedChain) await chain.close();
       await storage.close();
     },
   };

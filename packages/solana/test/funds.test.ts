@@ -436,6 +436,20 @@ describe("END: no wallet prompt", () => {
     expect(
       await endSession(chain, { grant, deviceId: "device-1", sessionSigner: session.signer }),
     ).toBeNull();
+    // Even with lamports sent to it again, the key moves no token: it is no one's delegate.
+    await chain.airdrop(session.address, 1_000_000_000n);
+    const moved = await chainError(
+      sendTip(chain, {
+        grant,
+        deviceId: "device-1",
+        sessionSigner: session.signer,
+        author: author.wallet,
+        amount: 1n,
+        post: postId(),
+      }),
+    );
+    expect(moved.context).toMatchObject({ program: "token" });
+    expect(await tokenBalance(chain, mainAccount)).toBe(100_000_000n - 2_000_000n);
   });
 
   it("with a priority fee (compute-budget instructions) it still sweeps the key to exactly 0", async () => {

@@ -1,5 +1,5 @@
 import { ErrorCode, isWalletAddress, ProtocolError, type WalletAddress } from "@sesame/protocol";
-import { solanaRpcPlugin } from "@sesame/solana";
+import { DEFAULT_MEMO_PROGRAM, MINT_SIZE, solanaRpcPlugin } from "@sesame/solana";
 import { Type } from "@sinclair/typebox";
 import type { NodeContext } from "../context.js";
 import { ErrorBody, Wallet } from "../schemas.js";
@@ -9,33 +9,63 @@ import type { App } from "../server.js";
 const FAUCET_LAMPORTS = 2_000_000_000n;
 const FAUCET_TOKENS = 100_000_000n;
 
+const MintInfo = Type.Object({ address: Type.String(), decimals: Type.Integer() });
+
 export function chainRoutes(app: App, ctx: NodeContext): void {
+  // A configured tip mint's decimals, read from the chain once (they never change).
+  let tipMint: Promise<{ address: string; decimals: number } | null> | undefined;
+  const readTipMint = async (address: string) => {
+    const account = await ctx.chain?.getAccount(address as never);
+    if (account === null || account === undefined || account.data.length !== MINT_SIZE)
+      throw new ProtocolError(ErrorCode.UNAVAILABLE, {
+        reason: `the tip mint ${address} is not a mint on this node's chain`,
+      });
+    return { address, decimals: account.data[44] ?? 0 };
+  };
+
   app.get(
     "/v1/chain",
     {
       schema: {
-        summary: "The funds tier: which chain this node verifies tips on, its RPC and demo mint",
+        summary:
+          "The funds tier: which chain this node verifies tips on, the RPC and Memo program clients use, the tip mint",
         response: {
           200: Type.Object({
             chain: Type.String(),
             tips: Type.Boolean(),
+            /** `/rpc` (this node's embedded chain), an absolute RPC URL, or null. */
             rpc: Type.Union([Type.String(), Type.Null()]),
-            demoMint: Type.Union([
-              Type.Object({ address: Type.String(), decimals: Type.Integer() }),
-              Type.Null(),
-            ]),
+            demoMint: Type.Union([MintInfo, Type.Null()]),
+            /** The mint tips move: SESAME_TIP_MINT, else the embedded chain's demo mint. */
+            tipMint: Type.Union([MintInfo, Type.Null()]),
             memoProgram: Type.Union([Type.String(), Type.Null()]),
           }),
+          "5xx": ErrorBody,
         },
       },
     },
-    async () => ({
-      chain: ctx.config.verify.chain,
-      tips: ctx.chain !== undefined,
-      rpc: ctx.embedded !== undefined ? "/rpc" : null,
-      demoMint: ctx.embedded !== undefined ? { ...ctx.embedded.demoMint } : null,
-      memoProgram: ctx.embedded !== undefined ? ctx.embedded.memoProgram : null,
-    }),
+    async () => {
+      const funds = ctx.funds ?? {};
+      const embedded = ctx.embedded;
+      const demoMint = embedded !== undefined ? { ...embedded.demoMint } : null;
+      if (funds.tipMint !== undefined && ctx.chain !== undefined) {
+        tipMint ??= readTipMint(funds.tipMint).catch((e) => {
+          tipMint = undefined; // not cached: the chain may be reachable next time
+          throw e;
+        });
+      }
+      return {
+        chain: ctx.config.verify.chain,
+        tips: ctx.chain !== undefined,
+        rpc: embedded !== undefined ? "/rpc" : (funds.rpcUrl ?? null),
+        demoMint,
+        tipMint: tipMint !== undefined ? await tipMint : demoMint,
+        memoProgram:
+          funds.memoProgram ??
+          embedded?.memoProgram ??
+          (ctx.chain !== undefined ? DEFAULT_MEMO_PROGRAM : null),
+      };
+    },
   );
 
   app.post(

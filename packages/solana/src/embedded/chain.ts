@@ -10,6 +10,7 @@ import {
   type Address,
   appendTransactionMessageInstructions,
   type Blockhash,
+  createKeyPairSignerFromPrivateKeyBytes,
   createTransactionMessage,
   generateKeyPairSigner,
   getAddressDecoder,
@@ -49,8 +50,23 @@ import {
   TRANSACTION_SIZE_LIMIT,
 } from "../constants.js";
 import { decodeTransactionError, type TransactionErrorJson } from "../errors.js";
-import { decodeWire, encodeWire, instructionPrograms, type LegacyOrV0Message } from "../wire.js";
+import {
+  decodeWire,
+  encodeWire,
+  fromBase64,
+  instructionPrograms,
+  type LegacyOrV0Message,
+  toBase64,
+} from "../wire.js";
 import { feeOf, wireOfMessage } from "./fees.js";
+import {
+  Journal,
+  type JournalAccount,
+  type JournalEntry,
+  type JournalTokenBalance,
+  readJournal,
+  writeJournal,
+} from "./journal.js";
 import { transactionErrorJson } from "./litesvm-errors.js";
 import { handleRpc } from "./rpc.js";
 
@@ -63,6 +79,13 @@ export interface EmbeddedChainOptions {
   readonly blockhashValiditySlots?: number;
   /** How many accepted transactions are kept for getTransaction. Default 100,000. */
   readonly historyLimit?: number;
+  /**
+   * A directory that makes the chain durable: every accepted transaction is journaled
+   * there (fdatasync before it is reported as sent or confirmed), and a chain created on a
+   * directory that holds a journal is that chain again — same genesis, faucet and demo
+   * mint, accounts, balances and transaction history. Without it the chain lives in memory.
+   */
+  readonly dataDir?: string;
 }
 
 /** A transaction the embedded chain accepted, with what a validator's RPC reports. */
@@ -123,35 +146,189 @@ export class EmbeddedChain implements Chain {
   readonly #history = new Map<string, StoredTransaction>();
   readonly #mintDecimals = new Map<string, number>();
   readonly #programLamports = new Map<string, bigint>();
+  #journal: Journal | undefined;
+  /** Accepted transactions whose journal line is not on disk yet: not reported yet. */
+  readonly #pending = new Map<string, Promise<void>>();
 
-  private constructor(svm: LiteSVM, faucet: KeyPairSigner, options: EmbeddedChainOptions) {
+  private constructor(
+    svm: LiteSVM,
+    faucet: KeyPairSigner,
+    genesisHash: string,
+    options: EmbeddedChainOptions,
+  ) {
     this.svm = svm;
     this.faucet = faucet;
     this.#now = options.now ?? Date.now;
     this.#validity = BigInt(options.blockhashValiditySlots ?? 150);
     this.#historyLimit = options.historyLimit ?? 100_000;
-    this.genesisHash = getBase58Decoder().decode(crypto.getRandomValues(new Uint8Array(32)));
+    this.genesisHash = genesisHash;
     this.#setClock(svm.getClock().slot);
     this.#blockhashes.set(svm.latestBlockhash(), this.slot);
   }
 
-  /** Starts a chain: programs loaded, a funded faucet, and a demo mint (6 decimals). */
+  /**
+   * Starts a chain: programs loaded, a funded faucet, and a demo mint (6 decimals). With
+   * `dataDir`, reopens the chain journaled there, or starts one there and journals it.
+   */
   static async create(options: EmbeddedChainOptions = {}): Promise<EmbeddedChain> {
-    // Our own blockhash window replaces LiteSVM's single-blockhash check.
-    const svm = new LiteSVM().withBlockhashCheck(false);
-    const faucet = await generateKeyPairSigner();
-    svm.setAccount({
-      address: faucet.address,
-      lamports: lamports(FAUCET_LAMPORTS),
-      programAddress: SYSTEM_PROGRAM,
-      data: new Uint8Array(),
-      executable: false,
-      space: 0n,
-    });
-    const chain = new EmbeddedChain(svm, faucet, options);
-    const decimals = options.demoMintDecimals ?? 6;
-    chain.#demoMint = Object.freeze({ address: await chain.createMint(decimals), decimals });
+    const entries = options.dataDir === undefined ? [] : readJournal(options.dataDir);
+    const chain =
+      entries.length > 0 ? await EmbeddedChain.#replay(entries, options) : await genesis();
+    if (options.dataDir !== undefined) {
+      // More transactions journaled than history kept: rewrite the journal as the chain's
+      // state now plus the history it keeps, so it stops growing across restarts.
+      const txs = entries.reduce((n, e) => n + (e.t === "tx" ? 1 : 0), 0);
+      if (txs > chain.#historyLimit) writeJournal(options.dataDir, chain.#compacted());
+      chain.#journal = await Journal.open(options.dataDir);
+      if (entries.length === 0) await chain.#journal.append(chain.#genesisEntry());
+    }
+    if (chain.#demoMint === undefined) {
+      const decimals = options.demoMintDecimals ?? 6;
+      const address = await chain.createMint(decimals);
+      chain.#demoMint = Object.freeze({ address, decimals });
+      await chain.#journal?.append({ t: "demoMint", address, decimals });
+    }
     return chain;
+
+    async function genesis(): Promise<EmbeddedChain> {
+      // Our own blockhash window replaces LiteSVM's single-blockhash check.
+      const svm = new LiteSVM().withBlockhashCheck(false);
+      const seed = crypto.getRandomValues(new Uint8Array(32));
+      const faucet = await createKeyPairSignerFromPrivateKeyBytes(seed);
+      svm.setAccount({
+        address: faucet.address,
+        lamports: lamports(FAUCET_LAMPORTS),
+        programAddress: SYSTEM_PROGRAM,
+        data: new Uint8Array(),
+        executable: false,
+        space: 0n,
+      });
+      const hash = getBase58Decoder().decode(crypto.getRandomValues(new Uint8Array(32)));
+      const chain = new EmbeddedChain(svm, faucet, hash, options);
+      chain.#faucetSeed = seed;
+      return chain;
+    }
+  }
+
+  #faucetSeed: Uint8Array | undefined;
+  /** Every address a journaled transaction wrote (what a compacted journal keeps). */
+  readonly #touched = new Set<string>();
+
+  /** The journal rewritten: genesis, demo mint, the kept history, then the state now. */
+  #compacted(): JournalEntry[] {
+    const out: JournalEntry[] = [this.#genesisEntry()];
+    if (this.#demoMint !== undefined)
+      out.push({
+        t: "demoMint",
+        address: this.#demoMint.address,
+        decimals: this.#demoMint.decimals,
+      });
+    for (const record of this.#history.values()) out.push(this.#txEntry(record, [], ""));
+    out.push({
+      t: "state",
+      ms: this.#warpMs,
+      slot: this.slot.toString(),
+      hashes: [...this.#blockhashes].map(([h, issued]) => [h, issued.toString()] as const),
+      accounts: [...this.#touched].map((a) => this.#journalAccount(a as Address)),
+    });
+    return out;
+  }
+
+  #genesisEntry(): JournalEntry {
+    if (this.#faucetSeed === undefined) throw new Error("no faucet seed");
+    return {
+      t: "genesis",
+      v: 1,
+      genesisHash: this.genesisHash,
+      faucetSeed: toBase64(this.#faucetSeed),
+      faucet: this.#journalAccount(this.faucet.address),
+    };
+  }
+
+  /** Rebuilds a chain from its journal: accounts as last written, history, clock, hashes. */
+  static async #replay(
+    entries: readonly JournalEntry[],
+    options: EmbeddedChainOptions,
+  ): Promise<EmbeddedChain> {
+    const [first] = entries;
+    if (first?.t !== "genesis" || first.v !== 1)
+      throw new Error("the chain journal does not start with a genesis entry");
+    const svm = new LiteSVM().withBlockhashCheck(false);
+    const setAccount = (a: JournalAccount) =>
+      svm.setAccount({
+        address: a.a as Address,
+        lamports: lamports(BigInt(a.l)),
+        programAddress: a.o as Address,
+        data: fromBase64(a.d),
+        executable: a.x,
+        space: BigInt(fromBase64(a.d).length),
+      });
+    setAccount(first.faucet);
+    const seed = fromBase64(first.faucetSeed);
+    const faucet = await createKeyPairSignerFromPrivateKeyBytes(seed);
+    const chain = new EmbeddedChain(svm, faucet, first.genesisHash, options);
+    chain.#faucetSeed = seed;
+    const hashes: [string, bigint][] = [];
+    let slot = svm.getClock().slot;
+    for (const entry of entries.slice(1)) {
+      if (entry.t === "demoMint") {
+        chain.#demoMint = Object.freeze({
+          address: entry.address as Address,
+          decimals: entry.decimals,
+        });
+        chain.#mintDecimals.set(entry.address, entry.decimals);
+      } else if (entry.t === "warp") {
+        chain.#warpMs = entry.ms;
+        slot = BigInt(entry.slot);
+        hashes.push([entry.bh, slot]);
+      } else if (entry.t === "state") {
+        chain.#warpMs = entry.ms;
+        slot = BigInt(entry.slot);
+        for (const [h, issued] of entry.hashes) hashes.push([h, BigInt(issued)]);
+        for (const a of entry.accounts) {
+          setAccount(a);
+          chain.#touched.add(a.a);
+        }
+      } else if (entry.t === "tx") {
+        for (const a of entry.accounts) {
+          setAccount(a);
+          chain.#touched.add(a.a);
+        }
+        const record = recordOfEntry(entry);
+        chain.#history.set(record.signature, record);
+        if (chain.#history.size > chain.#historyLimit) {
+          const oldest = chain.#history.keys().next().value;
+          if (oldest !== undefined) chain.#history.delete(oldest);
+        }
+        slot = record.slot + 1n;
+        if (entry.bh !== "") hashes.push([entry.bh, slot]);
+      }
+    }
+    // Blockhashes still inside their window stay valid across the restart, as on a cluster.
+    chain.#setClock(slot);
+    chain.#blockhashes.clear();
+    for (const [hash, issued] of hashes) {
+      if (issued + chain.#validity >= slot) chain.#blockhashes.set(hash, issued);
+    }
+    chain.#rollBlockhash();
+    return chain;
+  }
+
+  /** Flushes the journal and closes it (a durable chain); the chain is not usable after. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#pending.values()]);
+    await this.#journal?.close();
+    this.#journal = undefined;
+  }
+
+  /** Whether accepted transactions are journaled to disk. */
+  get durable(): boolean {
+    return this.#journal !== undefined;
+  }
+
+  /** Resolves once an accepted transaction is on disk (at once for an in-memory chain). */
+  async whenDurable(signature: string): Promise<void> {
+    await this.#pending.get(signature);
   }
 
   /** The demo token every faucet call hands out. */
@@ -181,6 +358,14 @@ export class EmbeddedChain implements Chain {
     this.#warpMs += by.ms ?? 0;
     this.#setClock(this.slot + BigInt(by.slots ?? 0));
     if ((by.slots ?? 0) > 0) this.#rollBlockhash();
+    void this.#journal
+      ?.append({
+        t: "warp",
+        ms: this.#warpMs,
+        slot: this.slot.toString(),
+        bh: this.svm.latestBlockhash(),
+      })
+      .catch(() => undefined);
   }
 
   /** A fresh blockhash for the current slot, as a new block would bring. */
@@ -217,6 +402,7 @@ export class EmbeddedChain implements Chain {
   ): Promise<TransactionSignature> {
     const result = this.execute(wire, { landFailed: options.skipPreflight ?? false });
     if (!result.ok) throw decodeTransactionError(result.err, result.programs);
+    await this.whenDurable(result.record.signature);
     return result.record.signature;
   }
 
@@ -224,7 +410,8 @@ export class EmbeddedChain implements Chain {
     signature: TransactionSignature,
     options?: ConfirmOptions,
   ): Promise<void> {
-    // Execution is synchronous: what was accepted is already final, the rest was refused.
+    // Execution is synchronous: what was accepted is final once journaled, the rest refused.
+    await this.whenDurable(signature);
     const record = this.#history.get(signature);
     if (record?.err) {
       throw decodeTransactionError(
@@ -243,7 +430,7 @@ export class EmbeddedChain implements Chain {
   }
 
   async getTransaction(signature: TransactionSignature): Promise<ChainTransaction | null> {
-    const r = this.#history.get(signature);
+    const r = this.storedTransaction(signature);
     if (r === undefined) return null;
     return Object.freeze({
       signature: r.signature,
@@ -261,6 +448,8 @@ export class EmbeddedChain implements Chain {
 
   /** The stored record of an accepted transaction (wire bytes, balances, logs). */
   storedTransaction(signature: string): StoredTransaction | undefined {
+    // Not reported before it is on disk: a restart could not answer for it otherwise.
+    if (this.#pending.has(signature)) return undefined;
     return this.#history.get(signature);
   }
 
@@ -347,6 +536,8 @@ export class EmbeddedChain implements Chain {
       programs,
     });
     if (wire.length > TRANSACTION_SIZE_LIMIT) return refuse("SanitizeFailure");
+    // A journal that failed to write cannot make anything durable: accept nothing more.
+    if (!options.simulate && this.#journal?.failed === true) return refuse("JournalUnavailable");
     if (options.checkBlockhash ?? true) {
       const issued = this.#blockhashes.get(message.lifetimeToken);
       if (issued === undefined || issued + this.#validity < this.slot)
@@ -456,6 +647,73 @@ export class EmbeddedChain implements Chain {
     // One slot per accepted transaction, and a fresh blockhash for the next ones.
     this.#setClock(this.slot + 1n);
     this.#rollBlockhash();
+    if (this.#journal !== undefined) {
+      const signature = record.signature;
+      const entry = this.#txEntry(record);
+      if (entry.t === "tx") for (const a of entry.accounts) this.#touched.add(a.a);
+      const written = this.#journal.append(entry);
+      const settled = written.finally(() => this.#pending.delete(signature));
+      this.#pending.set(signature, settled);
+      settled.catch(() => undefined);
+    }
+  }
+
+  /** The accounts a transaction could write, as LiteSVM holds them now. */
+  #writtenAccounts(record: StoredTransaction): JournalAccount[] {
+    const { header, staticAccounts, instructions } = record.message;
+    const invoked = new Set(instructions.map((ix) => ix.programAddressIndex));
+    const writable: Address[] = [];
+    staticAccounts.forEach((key, i) => {
+      if (invoked.has(i)) return;
+      const signer = i < header.numSignerAccounts;
+      const isWritable = signer
+        ? i < header.numSignerAccounts - header.numReadonlySignerAccounts
+        : i < staticAccounts.length - header.numReadonlyNonSignerAccounts;
+      if (isWritable) writable.push(key);
+    });
+    writable.push(...record.loadedAddresses.writable);
+    return writable.map((key) => this.#journalAccount(key));
+  }
+
+  #journalAccount(key: Address): JournalAccount {
+    const a = this.svm.getAccount(key);
+    if (!a.exists) return { a: key, l: "0", o: SYSTEM_PROGRAM, d: "", x: false };
+    return {
+      a: key,
+      l: a.lamports.toString(),
+      o: a.programAddress,
+      d: toBase64(a.data),
+      x: a.executable,
+    };
+  }
+
+  #txEntry(r: StoredTransaction, accounts?: JournalAccount[], bh?: string): JournalEntry {
+    const tok = (b: TokenBalance): JournalTokenBalance => ({
+      i: b.accountIndex,
+      m: b.mint,
+      o: b.owner,
+      n: b.amount.toString(),
+      d: b.decimals,
+    });
+    return {
+      t: "tx",
+      sig: r.signature,
+      wire: toBase64(r.wire),
+      slot: r.slot.toString(),
+      time: r.blockTime,
+      fee: r.fee.toString(),
+      lw: r.loadedAddresses.writable,
+      lr: r.loadedAddresses.readonly,
+      pre: r.preBalances.map(String),
+      post: r.postBalances.map(String),
+      preTok: r.preTokenBalances.map(tok),
+      postTok: r.postTokenBalances.map(tok),
+      logs: r.logs,
+      cu: r.computeUnits.toString(),
+      err: r.err,
+      bh: bh ?? this.svm.latestBlockhash(),
+      accounts: accounts ?? this.#writtenAccounts(r),
+    };
   }
 
   /**
@@ -614,4 +872,43 @@ export class EmbeddedChain implements Chain {
       tokenAccount: minted.tokenAccount,
     });
   }
+}
+
+/** A journaled transaction back as the record `getTransaction` answers from. */
+function recordOfEntry(e: Extract<JournalEntry, { t: "tx" }>): StoredTransaction {
+  const wire = fromBase64(e.wire);
+  const { message } = decodeWire(wire);
+  const loadedAddresses = Object.freeze({
+    writable: Object.freeze(e.lw as Address[]),
+    readonly: Object.freeze(e.lr as Address[]),
+  });
+  const tok = (b: JournalTokenBalance): TokenBalance =>
+    Object.freeze({
+      accountIndex: b.i,
+      mint: b.m as Address,
+      owner: b.o as Address | null,
+      amount: BigInt(b.n),
+      decimals: b.d,
+    });
+  return Object.freeze({
+    signature: e.sig as TransactionSignature,
+    wire,
+    message,
+    slot: BigInt(e.slot),
+    blockTime: e.time,
+    accountKeys: Object.freeze([
+      ...message.staticAccounts,
+      ...loadedAddresses.writable,
+      ...loadedAddresses.readonly,
+    ]),
+    loadedAddresses,
+    fee: BigInt(e.fee),
+    preBalances: Object.freeze(e.pre.map(BigInt)),
+    postBalances: Object.freeze(e.post.map(BigInt)),
+    preTokenBalances: Object.freeze(e.preTok.map(tok)),
+    postTokenBalances: Object.freeze(e.postTok.map(tok)),
+    logs: Object.freeze([...e.logs]),
+    computeUnits: BigInt(e.cu),
+    err: e.err as TransactionErrorJson | null,
+  });
 }

@@ -244,7 +244,9 @@ function sendTransaction(chain: EmbeddedChain, params: Params) {
   const cfg = config(params, 1);
   const wire = decodeEncodedTransaction(params[0], cfg.encoding);
   const result = chain.execute(wire, { landFailed: cfg.skipPreflight === true });
-  if (result.ok) return result.record.signature;
+  // Answered once journaled (a durable chain): a restart still knows what it answered.
+  if (result.ok)
+    return chain.whenDurable(result.record.signature).then(() => result.record.signature);
   if (result.err === "SignatureFailure") {
     throw new RpcError(-32003, "Transaction signature verification failure");
   }
