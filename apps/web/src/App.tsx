@@ -9,9 +9,16 @@ import {
   startFundsSweeper,
   type TipBalance,
 } from "@sesame/client";
-import { SCOPES, type Scope } from "@sesame/protocol";
+import {
+  ErrorCode,
+  GRANT_MEMO_PREFIX,
+  grantIdOfText,
+  isWalletAddress,
+  SCOPES,
+  type Scope,
+} from "@sesame/protocol";
 import { getWallets, type Wallet as StandardWallet } from "@wallet-standard/core";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { type KeyboardEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { type ApprovalRequest, signatureCount } from "./dev-wallet.js";
 import {
   connectSesame,
@@ -50,7 +57,28 @@ export function ApprovalDialog(props: {
   onAnswer: (ok: boolean) => void;
 }) {
   const approve = useRef<HTMLButtonElement>(null);
+  const box = useRef<HTMLDivElement>(null);
   useEffect(() => approve.current?.focus(), []);
+  // A modal dialog: Tab stays inside it, Escape rejects.
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      props.onAnswer(false);
+      return;
+    }
+    if (e.key !== "Tab") return;
+    const buttons = Array.from(box.current?.querySelectorAll("button") ?? []);
+    const first = buttons[0];
+    const last = buttons[buttons.length - 1];
+    if (first === undefined || last === undefined) return;
+    if (e.shiftKey && document.activeElement === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
   return (
     <div className="overlay">
       <div
@@ -59,6 +87,8 @@ export function ApprovalDialog(props: {
         aria-labelledby="wallet-title"
         className="dialog"
         data-testid="wallet-dialog"
+        ref={box}
+        onKeyDown={onKeyDown}
       >
         <h2 id="wallet-title">Sesame Dev Wallet</h2>
         <p>
@@ -70,7 +100,11 @@ export function ApprovalDialog(props: {
         {(props.request.memos ?? []).map((memo, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: memos are in instruction order
           <div key={i}>
-            <p>Memo carried by this transaction:</p>
+            <p>
+              {memo.startsWith(GRANT_MEMO_PREFIX)
+                ? "Memo carried by this transaction: the id (SHA-256) of the grant text the app showed you:"
+                : "Memo carried by this transaction:"}
+            </p>
             <pre data-testid="wallet-memo">{memo}</pre>
           </div>
         ))}
@@ -92,12 +126,44 @@ export function ApprovalDialog(props: {
   );
 }
 
-function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string | undefined }) {
+/** A grant's permissions as a policy, to propose them again. */
+function policyOf(g: {
+  scopes: readonly Scope[];
+  limits: SessionPolicy["limits"];
+  notBefore: number;
+  expirationTime: number;
+  tipBudget?: SessionPolicy["tipBudget"];
+}): SessionPolicy {
+  return {
+    scopes: g.scopes,
+    limits: g.limits,
+    durationMs: g.expirationTime - g.notBefore,
+    tipBudget: g.tipBudget ?? null,
+  };
+}
+
+/** The consent screen's duration choices, in hours. */
+const DURATIONS = [1, 24, 168, 720] as const;
+
+function Consent(props: {
+  sesame: Sesame;
+  onStarted: () => void;
+  reason?: string | undefined;
+  /** Renewing: the permissions of the session that ended, proposed again. */
+  initial?: SessionPolicy | undefined;
+}) {
   const { manager } = props.sesame;
-  const [scopes, setScopes] = useState<Scope[]>([...DEFAULT_POLICY.scopes]);
-  const [hours, setHours] = useState(24);
-  const [limits, setLimits] = useState(DEFAULT_POLICY.limits);
-  const [budget, setBudget] = useState(DEFAULT_TIP_BUDGET);
+  const initial = props.initial ?? DEFAULT_POLICY;
+  const [scopes, setScopes] = useState<Scope[]>([...initial.scopes]);
+  const [hours, setHours] = useState<number>(
+    DURATIONS.find((h) => h * 3_600_000 >= initial.durationMs) ?? 24,
+  );
+  const [limits, setLimits] = useState(initial.limits);
+  const [budget, setBudget] = useState(
+    initial.tipBudget != null
+      ? tokens(initial.tipBudget.amount, initial.tipBudget.decimals)
+      : DEFAULT_TIP_BUDGET,
+  );
   const [prepared, setPrepared] = useState<PreparedSession | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -195,7 +261,7 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
         Choose what this app may do without asking you again. Your wallet signs once; the session
         key can do nothing else.
       </p>
-      <fieldset>
+      <fieldset disabled={busy}>
         <legend>Permissions and limits</legend>
         <table className="limits">
           <thead>
@@ -269,7 +335,7 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
       </fieldset>
       <label>
         Duration{" "}
-        <select value={hours} onChange={(e) => setHours(Number(e.target.value))}>
+        <select value={hours} onChange={(e) => setHours(Number(e.target.value))} disabled={busy}>
           <option value={1}>1 hour</option>
           <option value={24}>1 day</option>
           <option value={168}>7 days</option>
@@ -289,6 +355,12 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
       <pre className="grant" data-testid="consent-text" aria-live="polite">
         {prepared?.text ?? "…"}
       </pre>
+      {tipping && prepared !== null && (
+        <p className="muted" data-testid="grant-id">
+          Your wallet shows the transaction's memo: this text's id (SHA-256),{" "}
+          <span className="mono">{GRANT_MEMO_PREFIX + grantIdOfText(prepared.text)}</span>
+        </p>
+      )}
       {error !== null && (
         <p role="alert" className="error">
           {error}
@@ -304,6 +376,25 @@ function Consent(props: { sesame: Sesame; onStarted: () => void; reason?: string
       </button>
     </section>
   );
+}
+
+/**
+ * What this browser did already (liked posts, followed wallets), so a second click does not
+ * spend the session's caps on the same like or follow. Kept per wallet in localStorage.
+ */
+function remembered(wallet: string, what: "liked" | "followed"): Set<string> {
+  try {
+    const raw = localStorage.getItem(`sesame-${what}-${wallet}`);
+    return new Set(raw === null ? [] : (JSON.parse(raw) as string[]));
+  } catch {
+    return new Set();
+  }
+}
+
+function remember(wallet: string, what: "liked" | "followed", id: string): void {
+  const set = remembered(wallet, what);
+  set.add(id);
+  localStorage.setItem(`sesame-${what}-${wallet}`, JSON.stringify([...set].slice(-5000)));
 }
 
 interface PostProps {
@@ -324,6 +415,10 @@ function PostCard(props: PostProps) {
   const [tipOpen, setTipOpen] = useState(false);
   const [tipAmount, setTipAmount] = useState("1");
   const [tipped, setTipped] = useState(0n);
+  const [liked, setLiked] = useState(() => remembered(sesame.wallet, "liked").has(post.id));
+  const [followed, setFollowed] = useState(() =>
+    remembered(sesame.wallet, "followed").has(post.wallet),
+  );
   const token = sesame.tipToken;
   const tips = sesame.tips;
   const canTip = props.canTip && tips !== null && token !== null && post.wallet !== sesame.wallet;
@@ -339,8 +434,17 @@ function PostCard(props: PostProps) {
       <footer className="row">
         <button
           type="button"
-          onClick={() => void props.act(() => sesame.social.react(post.id, "like"))}
-          aria-label="Like"
+          onClick={() =>
+            void props.act(async () => {
+              const sent = await sesame.social.react(post.id, "like");
+              remember(sesame.wallet, "liked", post.id);
+              setLiked(true);
+              return sent;
+            })
+          }
+          disabled={liked}
+          aria-pressed={liked}
+          aria-label={`${liked ? "Liked" : "Like"}, ${post.reactions.like ?? 0} likes`}
         >
           ♥ {post.reactions.like ?? 0}
         </button>
@@ -353,9 +457,19 @@ function PostCard(props: PostProps) {
         {post.wallet !== sesame.wallet && (
           <button
             type="button"
-            onClick={() => void props.act(() => sesame.social.follow(post.wallet))}
+            onClick={() =>
+              void props.act(async () => {
+                const sent = await sesame.social.follow(post.wallet);
+                remember(sesame.wallet, "followed", post.wallet);
+                setFollowed(true);
+                return sent;
+              })
+            }
+            disabled={followed}
+            aria-pressed={followed}
+            aria-label={`${followed ? "Following" : "Follow"} ${short(post.wallet)}`}
           >
-            Follow
+            {followed ? "Following" : "Follow"}
           </button>
         )}
         {canTip && (
@@ -428,6 +542,28 @@ function PostCard(props: PostProps) {
   );
 }
 
+/** A read that failed, in words: the app retries on the next tick. */
+function readFailure(e: unknown): string {
+  const { message } = explain(e);
+  return isUnreachable(e)
+    ? "Cannot reach the node right now; this page reloads when it is back."
+    : `Could not load this page: ${message}`;
+}
+
+function isUnreachable(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === ErrorCode.UNAVAILABLE || e instanceof TypeError;
+}
+
+function Loading(props: { failed: string | null }) {
+  return props.failed === null ? (
+    <p>Loading…</p>
+  ) : (
+    <p role="alert" className="error" data-testid="read-error">
+      {props.failed}
+    </p>
+  );
+}
+
 function Home(props: {
   sesame: Sesame;
   feed: "global" | "following";
@@ -438,6 +574,7 @@ function Home(props: {
 }) {
   const { sesame } = props;
   const [posts, setPosts] = useState<ServedPost[]>([]);
+  const [failed, setFailed] = useState<string | null>(null);
   const [text, setText] = useState("");
   // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
@@ -446,8 +583,11 @@ function Home(props: {
         ? sesame.social.feed({ limit: 50 })
         : sesame.social.followingFeed({ limit: 50 });
     void load.then(
-      (p) => setPosts(p.items),
-      () => undefined,
+      (p) => {
+        setPosts(p.items);
+        setFailed(null);
+      },
+      (e: unknown) => setFailed(readFailure(e)),
     );
   }, [sesame, props.feed, props.tick]);
   return (
@@ -492,6 +632,11 @@ function Home(props: {
           Following
         </button>
       </nav>
+      {failed !== null && (
+        <p role="alert" className="error" data-testid="read-error">
+          {failed}
+        </p>
+      )}
       <div aria-live="polite" data-testid="feed">
         {posts.length === 0 && <p className="muted">Nothing here yet.</p>}
         {posts.map((p) => (
@@ -519,14 +664,18 @@ function Thread(props: {
   act: (f: () => Promise<unknown>) => Promise<void>;
 }) {
   const [thread, setThread] = useState<{ root: ServedPost; replies: ServedPost[] } | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
     void props.sesame.social.thread(props.id).then(
-      (t) => setThread({ root: t.root, replies: t.replies.items }),
-      () => undefined,
+      (t) => {
+        setThread({ root: t.root, replies: t.replies.items });
+        setFailed(null);
+      },
+      (e: unknown) => setFailed(readFailure(e)),
     );
   }, [props.sesame, props.id, props.tick]);
-  if (thread === null) return <p>Loading…</p>;
+  if (thread === null) return <Loading failed={failed} />;
   const card = (p: ServedPost) => (
     <PostCard
       key={p.id}
@@ -553,18 +702,23 @@ function Profile(props: {
   act: (f: () => Promise<unknown>) => Promise<void>;
 }) {
   const [profile, setProfile] = useState<ServedProfile | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
   const [name, setName] = useState("");
   const [bio, setBio] = useState("");
   const mine = props.wallet === props.sesame.wallet;
   // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
-    void props.sesame.social.profile(props.wallet).then((p) => {
-      setProfile(p);
-      setName(p.displayName);
-      setBio(p.bio);
-    });
+    void props.sesame.social.profile(props.wallet).then(
+      (p) => {
+        setProfile(p);
+        setName(p.displayName);
+        setBio(p.bio);
+        setFailed(null);
+      },
+      (e: unknown) => setFailed(readFailure(e)),
+    );
   }, [props.sesame, props.wallet, props.tick]);
-  if (profile === null) return <p>Loading…</p>;
+  if (profile === null) return <Loading failed={failed} />;
   return (
     <section className="card" aria-labelledby="profile-title">
       <h2 id="profile-title">{profile.displayName || short(profile.wallet)}</h2>
@@ -620,10 +774,25 @@ function Messages(props: {
   const [error, setError] = useState<string | null>(null);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
-    void props.sesame.social.inbox({ limit: 50 }).then(
-      (p) => setMessages(p.items),
-      (e: unknown) => setError(explain(e).message),
-    );
+    let live = true;
+    const load = () =>
+      void props.sesame.social.inbox({ limit: 50 }).then(
+        (p) => {
+          if (!live) return;
+          setMessages(p.items);
+          setError(null);
+        },
+        (e: unknown) => {
+          if (live) setError(readFailure(e));
+        },
+      );
+    load();
+    // Direct messages are not on the public stream: look for new ones while this page is open.
+    const poll = setInterval(load, 4000);
+    return () => {
+      live = false;
+      clearInterval(poll);
+    };
   }, [props.sesame, props.tick]);
   return (
     <section className="card" aria-labelledby="dm-title">
@@ -634,6 +803,10 @@ function Messages(props: {
       <form
         onSubmit={(e) => {
           e.preventDefault();
+          if (!isWalletAddress(to.trim())) {
+            setError("That is not a wallet address (base58, 32 to 44 characters).");
+            return;
+          }
           void props.act(async () => {
             const sent = await props.sesame.social.sendDm(to.trim(), text);
             setText("");
@@ -651,7 +824,11 @@ function Messages(props: {
         </label>
         <button type="submit">Send encrypted</button>
       </form>
-      {error !== null && <p className="error">{error}</p>}
+      {error !== null && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       <ul className="messages" data-testid="inbox">
         {messages.map((m) => (
           <li key={m.id}>
@@ -671,7 +848,6 @@ function Sessions(props: {
   sesame: Sesame;
   tick: number;
   act: (f: () => Promise<unknown>) => Promise<void>;
-  onRevokedSelf: () => void;
 }) {
   const [items, setItems] = useState<ServedSession[]>([]);
   const [current, setCurrent] = useState<string | null>(null);
@@ -686,7 +862,9 @@ function Sessions(props: {
       if (grant === undefined) await props.sesame.manager.revokeAll();
       else await props.sesame.manager.revoke(grant as never);
       setVersion((v) => v + 1);
-      if (grant === undefined || grant === current) props.onRevokedSelf();
+      // This device's own session: the app says so now, not at the next refused action.
+      if (grant === undefined || grant === current) return { status: "revoked-self" };
+      return undefined;
     });
   return (
     <section className="card" aria-labelledby="sessions-title">
@@ -739,7 +917,7 @@ function Sessions(props: {
                 type="button"
                 className="danger"
                 onClick={() => revoke(s.grant)}
-                aria-label={`Revoke session on ${s.device}`}
+                aria-label={`Revoke session on ${s.device}, ${s.app}, issued ${ago(s.issuedAt)} (${s.grant.slice(0, 8)})`}
               >
                 Revoke
               </button>
@@ -837,6 +1015,7 @@ export function App(props: {
   const [sesame, setSesame] = useState<Sesame | null>(null);
   const [state, setState] = useState<"connect" | "consent" | "app">("connect");
   const [reason, setReason] = useState<string | undefined>(undefined);
+  const [renewing, setRenewing] = useState<SessionPolicy | undefined>(undefined);
   const [page, setPage] = useState<Page>({ name: "home", feed: "global" });
   const [tick, setTick] = useState(0);
   const [status, setStatus] = useState<{
@@ -883,10 +1062,13 @@ export function App(props: {
       await s.social.flush();
     } else {
       // The chain does not know a session expired: return its leftovers now (no prompt).
-      if (st.state === "expired") void s.manager.endFunds().catch(() => undefined);
+      if (st.state === "expired") {
+        void s.manager.endFunds().catch(() => undefined);
+        setRenewing(policyOf(st.session.grant));
+      }
       setReason(
         st.state === "expired"
-          ? "Your last session expired."
+          ? "Your last session expired. Renew it: the same permissions are filled in below (one wallet prompt)."
           : st.state === "revoked"
             ? "Your last session was revoked."
             : undefined,
@@ -963,6 +1145,12 @@ export function App(props: {
             "The node is unreachable. Your action is queued and will be sent when it is back.",
           queued: true,
         });
+      else if (r?.status === "revoked-self")
+        setStatus({
+          message:
+            "You revoked this device's session: it can do nothing more. Start a new one to keep going (one wallet prompt).",
+          action: "restart",
+        });
       else setStatus(null);
       setTick((t) => t + 1);
     } catch (e) {
@@ -974,11 +1162,19 @@ export function App(props: {
     if (sesame === null) return;
     setStatus(null);
     if (action === "renew") {
-      await act(() => sesame.manager.renew());
+      // The same permissions, shown again before the one prompt.
+      const st = await sesame.manager.status();
+      setRenewing(
+        st.state === "expired" || st.state === "active" ? policyOf(st.session.grant) : undefined,
+      );
+      setReason(
+        "Renew your session: the same permissions are filled in below (one wallet prompt).",
+      );
     } else {
+      setRenewing(undefined);
       setReason(undefined);
-      setState("consent");
     }
+    setState("consent");
   };
 
   return (
@@ -1061,8 +1257,10 @@ export function App(props: {
         )}
         {state === "consent" && sesame !== null && (
           <Consent
+            key={renewing === undefined ? "new" : "renew"}
             sesame={sesame}
             reason={reason}
+            initial={renewing}
             onStarted={() => {
               setState("app");
               setStatus(null);
@@ -1097,7 +1295,7 @@ export function App(props: {
           <Messages sesame={sesame} tick={tick} act={act} />
         )}
         {state === "app" && sesame !== null && page.name === "sessions" && (
-          <Sessions sesame={sesame} tick={tick} act={act} onRevokedSelf={() => undefined} />
+          <Sessions sesame={sesame} tick={tick} act={act} />
         )}
       </main>
       {props.pendingApproval !== null && (

@@ -60,7 +60,7 @@ export async function startNode(
     stdio: ["ignore", "pipe", "pipe"],
   });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 180_000; // a loaded CI machine starts slowly
   for (;;) {
     if (node.exitCode !== null) throw new Error(`the node exited with ${node.exitCode}`);
     try {
@@ -156,7 +156,12 @@ export async function connectAndStart(
   page: Page,
   base: string,
   options: StartOptions = {},
-): Promise<{ consent: string; signed: Awaited<ReturnType<typeof approveNextPrompt>> }> {
+): Promise<{
+  consent: string;
+  signed: Awaited<ReturnType<typeof approveNextPrompt>>;
+  /** The grant id the consent screen showed beside the text (funded sessions), or null. */
+  grantIdShown: string | null;
+}> {
   await page.goto(base);
   await page.getByRole("button", { name: /Sesame Dev Wallet/ }).click();
   const consentBox = page.getByTestId("consent-text");
@@ -187,11 +192,14 @@ export async function connectAndStart(
       .waitFor();
   }
   const consent = (await consentBox.textContent()) ?? "";
+  const idLine = page.getByTestId("grant-id");
+  const grantIdShown =
+    (await idLine.count()) > 0 ? ((await idLine.locator(".mono").textContent()) ?? "") : null;
   if (options.screenshots !== undefined) await shot(page, options.screenshots.consent);
   await page.getByRole("button", { name: /Sign once with your wallet/ }).click();
   const signed = await approveNextPrompt(page, options.screenshots?.wallet);
   await page.getByLabel("What's happening?").waitFor();
-  return { consent, signed };
+  return { consent, signed, grantIdShown };
 }
 
 /** Posts from the composer and waits until the post is in the feed. */

@@ -110,7 +110,7 @@ describe.skipIf(!browserTestsCanRun())("the web app: keyboard, phone width, refu
     node = await startNode(dataDir, port);
     base = `http://127.0.0.1:${port}`;
     browser = await launchChromium();
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -162,7 +162,7 @@ describe.skipIf(!browserTestsCanRun())("the web app: keyboard, phone width, refu
       .first();
     await mine.waitFor();
     // Like it: Tab from the composer into the feed reaches the first post's Like button.
-    await tabTo(page, /^button:Like$/);
+    await tabTo(page, /^button:Like, /);
     await page.keyboard.press("Enter");
     await mine.getByRole("button", { name: "Like" }).filter({ hasText: "1" }).waitFor();
 
@@ -206,6 +206,9 @@ describe.skipIf(!browserTestsCanRun())("the web app: keyboard, phone width, refu
         .getByRole("button", { name: "Like" });
     await like("Capped post one").click();
     await like("Capped post one").filter({ hasText: "1" }).waitFor();
+    // Liked once: the button says so and cannot spend the cap on the same like again.
+    expect(await like("Capped post one").getAttribute("aria-pressed")).toBe("true");
+    expect(await like("Capped post one").isDisabled()).toBe(true);
     await like("Capped post two").click();
     await alert.filter({ hasText: "Slow down" }).waitFor();
     expect(await alert.textContent()).toContain("1 “react” per hour");
@@ -254,6 +257,49 @@ describe.skipIf(!browserTestsCanRun())("the web app: keyboard, phone width, refu
     await context.close();
   }, 120_000);
 
+  it("expired: the app offers to renew, shows the same permissions again, and renewing costs one prompt", async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    // The page's clock: real time, until the test moves it past the session's end.
+    await context.clock.install({ time: new Date() });
+    const page = await context.newPage();
+    await page.goto(base);
+    await page.getByRole("button", { name: /Sesame Dev Wallet/ }).click();
+    const consentBox = page.getByTestId("consent-text");
+    await consentBox.filter({ hasText: "wants you to start a Sesame session" }).waitFor();
+    await page.getByLabel("Duration").selectOption("1");
+    await page.getByLabel("Post: at most in total", { exact: true }).fill("7");
+    await consentBox.filter({ hasText: "- post: at most 7 in total" }).waitFor();
+    await page.getByRole("button", { name: /Sign once with your wallet/ }).click();
+    await approveNextPrompt(page);
+    await post(page, "Posted before the session ran out");
+    expect(await signatures(page)).toBe(1);
+
+    await page.clock.fastForward("01:05:00");
+    await page.getByLabel("What's happening?").fill("Posted after the session ran out");
+    await page.getByRole("button", { name: "Post", exact: true }).click();
+    const alert = page.getByTestId("status");
+    await alert.filter({ hasText: "expired" }).waitFor();
+    await shot(page, "7g-expired-offer-renew");
+    await alert.getByRole("button", { name: "Renew session" }).click();
+    // The consent screen again, with the permissions of the session that ended.
+    await page.getByText("Renew your session").waitFor();
+    await consentBox.filter({ hasText: "- post: at most 7 in total" }).waitFor();
+    expect(await page.getByLabel("Duration").inputValue()).toBe("1");
+    // Back to real time (the node's clock) before the grant is made again.
+    await page.clock.setSystemTime(new Date());
+    await page.getByLabel("Duration").selectOption("24");
+    await page.getByLabel("Duration").selectOption("1");
+    await consentBox.filter({ hasText: "- post: at most 7 in total" }).waitFor();
+    const renewed = (await consentBox.textContent()) ?? "";
+    await page.getByRole("button", { name: /Sign once with your wallet/ }).click();
+    const signed = await approveNextPrompt(page);
+    expect(signed.text).toBe(renewed);
+    expect(await signatures(page)).toBe(2);
+    await post(page, "Posted after renewing");
+    expect(await signatures(page)).toBe(2);
+    await context.close();
+  }, 120_000);
+
   it("a rejected wallet prompt starts nothing and says so", async () => {
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     const page = await context.newPage();
@@ -265,7 +311,20 @@ describe.skipIf(!browserTestsCanRun())("the web app: keyboard, phone width, refu
       .waitFor();
     await page.getByRole("button", { name: /Sign once with your wallet/ }).click();
     const dialog = page.getByTestId("wallet-dialog");
-    await dialog.getByRole("button", { name: "Reject" }).click();
+    await dialog.waitFor();
+    // A modal: Tab cycles between its buttons and never reaches the consent screen behind it.
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press("Tab");
+      seen.add(await focused(page));
+    }
+    expect([...seen].sort()).toEqual(["button:Approve", "button:Reject"]);
+    // While the wallet is asked, the consent choices cannot change under it.
+    expect(await page.getByLabel("Post: at most in total", { exact: true }).isDisabled()).toBe(
+      true,
+    );
+    await page.keyboard.press("Escape"); // Escape rejects
+    await dialog.waitFor({ state: "detached" });
     await page
       .getByRole("alert")
       .filter({ hasText: /reject|declin|cancel/i })

@@ -64,7 +64,7 @@ describe.skipIf(!browserTestsCanRun())("the web app in Chromium", () => {
     bob = await browser.newContext({ viewport: { width: 390, height: 844 } });
     a = await alice.newPage();
     b = await bob.newPage();
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -72,7 +72,7 @@ describe.skipIf(!browserTestsCanRun())("the web app in Chromium", () => {
   });
 
   it("1. connect with a tip budget: ONE prompt, the START transaction, carrying exactly the consent text", async () => {
-    const { consent, signed } = await connectAndStart(a, base, {
+    const { consent, signed, grantIdShown } = await connectAndStart(a, base, {
       tipBudget: "10",
       screenshots: { consent: "1a-consent-with-tip-budget", wallet: "1b-wallet-signs-start" },
     });
@@ -88,6 +88,8 @@ describe.skipIf(!browserTestsCanRun())("the web app in Chromium", () => {
     // Its memo is the consent text itself, or the id of exactly that text.
     expect(signed.memos).toHaveLength(1);
     expect([consent, `${GRANT_MEMO_PREFIX}${grantIdOfText(consent)}`]).toContain(signed.memos[0]);
+    // When only the id fits, the consent screen showed that very id next to the text.
+    if (signed.memos[0] !== consent) expect(grantIdShown).toBe(signed.memos[0]);
     // The node stored exactly the consent text, in transaction form.
     const sessions = (await (await fetch(`${base}/v1/wallets/${aliceWallet}/sessions`)).json()) as {
       items: { text: string; grant: string }[];
