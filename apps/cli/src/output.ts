@@ -1,4 +1,5 @@
 /** How the CLI speaks: human text by default, one JSON document with --json. */
+import { SesameClientError } from "@sesame/client";
 import { ErrorCode, errorName, isErrorCode, ProtocolError } from "@sesame/protocol";
 
 /** Exit codes a script can rely on. */
@@ -8,7 +9,10 @@ export const EXIT = Object.freeze({
   REFUSED: 1,
   /** Bad command line. */
   USAGE: 2,
-  /** The node could not be reached; any signed action is queued and goes out later. */
+  /**
+   * Not delivered now, kept: the node is unreachable or busy, or held the action back as
+   * over the hourly rate (4003). The signed action is queued and goes out later.
+   */
   UNREACHABLE: 3,
   /** A secret is missing or wrong: passphrase, keystore or wallet file. */
   SECRET: 4,
@@ -164,6 +168,33 @@ export function describeError(e: unknown): Failure {
         message: pe.message,
         hint: hintFor(pe),
         context: pe.context,
+      },
+    };
+  }
+  if (e instanceof SesameClientError) {
+    const ce = e as SesameClientError;
+    const http =
+      ce.reason === "HTTP_STATUS" ? (ce as SesameClientError<"HTTP_STATUS">).context : null;
+    return {
+      exit:
+        ce.reason === "WALLET_REQUIRED" || ce.reason === "WRONG_WALLET"
+          ? EXIT.SECRET
+          : http?.transient === true
+            ? EXIT.UNREACHABLE
+            : EXIT.REFUSED,
+      body: {
+        code: null,
+        name: ce.reason,
+        message: ce.message,
+        hint:
+          ce.reason === "WALLET_REQUIRED" || ce.reason === "WRONG_WALLET"
+            ? "pass the wallet's keypair file with --keypair (or SESAME_KEYPAIR)"
+            : ce.reason === "NOTHING_TO_RENEW"
+              ? "start a session with `sesame session start`"
+              : http?.status === 413
+                ? "a proxy in front of the node limits request size; send smaller actions or raise its limit"
+                : "a proxy or gateway in front of the node answered; check --node, or try again shortly",
+        context: ce.context,
       },
     };
   }
