@@ -223,7 +223,11 @@ describe("FileSessionStore (encrypted keystore file)", () => {
     const keys = await store.loadKeys(sessionKey);
     const message = utf8("signed with a key from an old keystore");
     expect(
-      ed25519.verify((await keys?.sign(message)) as Uint8Array, message, fromBase58(sessionKey, "sessionKey")),
+      ed25519.verify(
+        (await keys?.sign(message)) as Uint8Array,
+        message,
+        fromBase58(sessionKey, "sessionKey"),
+      ),
     ).toBe(true);
     await store.generateKeys(); // rewrites the file
     const rewritten = JSON.parse(readFileSync(old, "utf8")) as RawFile;
