@@ -52,7 +52,8 @@ export function buildProgram(): Command {
 The keystore passphrase comes from SESAME_PASSPHRASE, or is asked for in a terminal.
 
 Exit codes: 0 ok, 1 refused by the node (printed with its code), 2 usage,
-3 node unreachable (the signed action is queued), 4 passphrase/keystore/wallet,
+3 not delivered yet: node unreachable or busy, or over the hourly rate (the signed
+action is queued), 4 passphrase/keystore/wallet,
 5 not confirmed, 70 internal error.
 
 Start here:

@@ -58,7 +58,9 @@ export function relativeTime(ms: number, now = Date.now()): string {
     [1_000, "s"],
   ];
   const [size, unit] = units.find(([size]) => abs >= size) ?? [1_000, "s"];
-  const n = Math.floor(abs / size);
+  // Past: whole units elapsed ("59m ago"); future: the nearest unit, so a 24 h session
+  // started a moment ago says "in 24h", not "in 23h".
+  const n = delta >= 0 ? Math.floor(abs / size) : Math.round(abs / size);
   return delta >= 0 ? `${n}${unit} ago` : `in ${n}${unit}`;
 }
 
@@ -118,7 +120,7 @@ function hintFor(e: ProtocolError): string {
       return "this session was revoked; start a new one with `sesame session start`";
     case ErrorCode.SESSION_EXPIRED:
     case ErrorCode.GRANT_EXPIRED:
-      return "this session has expired; start a new one with `sesame session start`";
+      return "this session has expired; `sesame session renew` starts a new one with the same permissions (one signature), or `sesame session start`";
     case ErrorCode.OVER_CAP:
       return `the session's ${String(c.scope)} cap is used up; start a session with a higher \`--cap ${String(c.scope)}=N\``;
     case ErrorCode.OVER_RATE:

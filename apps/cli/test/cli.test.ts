@@ -497,7 +497,11 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect(queued.stdout).toContain("queued");
     const stillDown = await sesame(["flush", "--json"], { ...dave.env(), SESAME_NODE: closed });
     expect(stillDown.code).toBe(3);
-    expect(json(stillDown)).toEqual({ sent: 0, queued: 1 });
+    expect(json(stillDown)).toMatchObject({
+      sent: 0,
+      queued: 1,
+      reason: { code: 6008, name: "UNAVAILABLE" },
+    });
     const unreachableRead = await sesame(["feed"], { ...dave.env(), SESAME_NODE: closed });
     expect(unreachableRead.code).toBe(3);
     expect(unreachableRead.stderr).toContain("error 6008 UNAVAILABLE");
@@ -513,6 +517,25 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
       ]),
     );
     expect(mine.items.map((p) => p.payload.body.text)).toEqual(["written offline"]);
+  });
+
+  it("exit code 3 when the node holds an action back as over the hourly rate: printed with 4003, kept queued, not lost", async () => {
+    const ivy = user("ivy", () => node.url);
+    await ivy.run(["wallet", "new"]);
+    expect(
+      (await ivy.run(["session", "start", "--yes", "--scopes", "post", "--rate", "post=1"])).code,
+    ).toBe(0);
+    expect((await ivy.run(["post", "the one this hour"])).code).toBe(0);
+    const held = await ivy.run(["post", "one too many"]);
+    expect(held.code).toBe(3);
+    expect(held.stdout).toContain("error 4003 OVER_RATE");
+    const flushed = await ivy.run(["flush", "--json"]);
+    expect(flushed.code).toBe(3);
+    expect(json(flushed)).toMatchObject({ sent: 0, queued: 1, reason: { code: 4003 } });
+    const list = json<{ items: { used: Record<string, number> }[] }>(
+      await ivy.run(["session", "list", "--json"]),
+    );
+    expect(list.items[0]?.used).toEqual({ post: 1 });
   });
 
   it("bench prints throughput figures", async () => {

@@ -149,6 +149,7 @@ export class SocialClient {
   readonly #renewFailed = new Set<string>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryAttempt = 0;
+  #heldBy: Error | undefined;
 
   constructor(private readonly options: SocialClientOptions) {
     this.#clock = options.clock ?? Date.now;
@@ -177,6 +178,11 @@ export class SocialClient {
       case "active":
         return status.session;
     }
+  }
+
+  /** Why the last flush left actions in the outbox (undefined when it emptied it). */
+  get heldBy(): Error | undefined {
+    return this.#heldBy;
   }
 
   /** How many `act()` calls are waiting for their answer right now. */
@@ -381,6 +387,7 @@ export class SocialClient {
     // Revoked on another device (or cut off for equivocation): destroy the keys here too,
     // so what was encrypted to them can no longer be read on this device either.
     if (revoked) await this.options.manager.forgetRevoked();
+    this.#heldBy = revoked ? undefined : held;
     if (held !== undefined && !revoked) this.#scheduleRetry(held);
     else this.#retryAttempt = 0;
     return done;

@@ -25,7 +25,7 @@ import { action, status } from "../run.js";
 /** Why a signed action is still queued, in words. */
 function whyQueued(ctx: Context, error: Error | undefined): string {
   if (isProtocolError(error, ErrorCode.OVER_RATE)) {
-    return `the node holds it back: ${error.message} (error ${error.code} OVER_RATE). It stays valid until the session ends; \`sesame flush\` sends it once the hour allows`;
+    return `the node holds it back: ${error.message} (error ${error.code} OVER_RATE). It stays valid until shortly after the session ends (the node's late grace); \`sesame flush\` sends it once the hour allows`;
   }
   if (error instanceof ProtocolError && error.code !== ErrorCode.UNAVAILABLE) {
     return `the node is busy (error ${error.code} ${error.name}); it is signed and kept, and goes out with the next command (or \`sesame flush\`)`;
@@ -295,10 +295,25 @@ export function socialCommands(program: Command): void {
         const sent = await social.flush();
         const left = (await manager.resume())?.record.outbox.length ?? 0;
         if (left > 0) status.exit = EXIT.UNREACHABLE;
-        ctx.out.result({ sent, queued: left }, () =>
-          left > 0
-            ? `${yellow(`${left} still queued`)} (node unreachable); sent ${sent}`
-            : `sent ${sent}; nothing queued`,
+        const held = social.heldBy;
+        ctx.out.result(
+          {
+            sent,
+            queued: left,
+            ...(left > 0 && held !== undefined
+              ? {
+                  reason: {
+                    code: held instanceof ProtocolError ? held.code : null,
+                    name: held.name,
+                    message: held.message,
+                  },
+                }
+              : {}),
+          },
+          () =>
+            left > 0
+              ? `${yellow(`${left} still queued`)}; sent ${sent}\n  ${whyQueued(ctx, held)}`
+              : `sent ${sent}; nothing queued`,
         );
       }),
     );
