@@ -535,6 +535,15 @@ export class SessionManager {
       await this.#endFunds(record);
       await this.#forget(record);
     }
+    // A revocation of all sessions ends the replaced ones too: ask the node which ended.
+    if ((record?.retired ?? []).length > 0) {
+      try {
+        const listed = await this.options.api.sessions(this.options.walletAddress);
+        await this.readingKeys(listed);
+      } catch {
+        // Unreachable: they are pruned at the next inbox read, or when they expire.
+      }
+    }
   }
 
   /** Destroys the keys; keeps a tombstone so the next action says "revoked", not "none". */

@@ -444,7 +444,8 @@ export class SocialClient {
    * this wallet's own live `dm` sessions (so its other devices can read what it sent).
    */
   async sendDm(to: string, text: string): Promise<SendResult> {
-    const session = await this.session();
+    // Renewed first if due, so the sender's copy goes to the session that signs it.
+    const session = await this.#actingSession();
     const from = session.grant.wallet;
     // The node only says which sessions exist; each key is taken from a grant whose
     // wallet signature this client verified itself, so a node cannot slip in its own key.

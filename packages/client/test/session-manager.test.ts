@@ -369,6 +369,23 @@ describe("protocol refusals surface as ProtocolError with a code an app can swit
     expect(await codeOf(b.social.post("refused locally"))).toBe(ErrorCode.SESSION_REVOKED);
   });
 
+  it("revoked everywhere from another device: the next action's 4007 destroys this device's keys, a replaced session's too", async () => {
+    const wallet = newWalletFile();
+    const a = testClient(node.url, { wallet, app: app("A") });
+    const b = testClient(node.url, { wallet, app: app("B") });
+    const first = await a.manager.start(POSTS);
+    const second = await a.manager.renew();
+    expect(await a.store.loadKeys(first.record.keyId)).toBeDefined();
+    await b.manager.start(POSTS);
+    await b.manager.revokeAll();
+    expect(await codeOf(a.social.post("after revoke-all elsewhere"))).toBe(
+      ErrorCode.SESSION_REVOKED,
+    );
+    expect(await a.store.loadKeys(second.record.keyId)).toBeUndefined();
+    expect(await a.store.loadKeys(first.record.keyId)).toBeUndefined();
+    expect((await a.store.getRecord(second.slot))?.retired).toEqual([]);
+  });
+
   it("a scope not granted: 4001, checked before anything is signed", async () => {
     const c = testClient(node.url);
     await c.manager.start(policy(["post"]));
