@@ -50,6 +50,8 @@ export function buildProgram(): Command {
       "after",
       `
 The keystore passphrase comes from SESAME_PASSPHRASE, or is asked for in a terminal.
+With SESAME_WALLET_SIGNATURE_LOG=path, the wallet appends a line for every signature it
+makes (an audit of wallet prompts: one per session start, renew or revoke).
 
 Exit codes: 0 ok, 1 refused by the node (printed with its code), 2 usage,
 3 not delivered yet: node unreachable or busy, or over the hourly rate (the signed

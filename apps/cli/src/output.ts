@@ -235,7 +235,9 @@ export function printFailure(out: Output, f: Failure): void {
   }
   const head =
     f.body.code === null
-      ? `${red("error")}: ${f.body.message}`
+      ? /^[A-Z][A-Z_]+$/.test(f.body.name)
+        ? `${red(`error ${f.body.name}`)}: ${f.body.message}`
+        : `${red("error")}: ${f.body.message}`
       : `${red(`error ${f.body.code} ${f.body.name}`)}: ${f.body.message}`;
   process.stderr.write(
     `${head}\n${f.body.hint === null ? "" : `${dim("hint")}: ${f.body.hint}\n`}`,
