@@ -12,7 +12,13 @@ import {
   type Wallet,
 } from "@sesame/client";
 import { FileSessionStore, keypairWallet, readKeypairFile } from "@sesame/client/node";
-import { parseGrantText, toBase58, utf8Length, type WalletAddress } from "@sesame/protocol";
+import {
+  isWalletAddress,
+  parseGrantText,
+  toBase58,
+  utf8Length,
+  type WalletAddress,
+} from "@sesame/protocol";
 import { nodeEd25519 } from "@sesame/protocol/node-crypto";
 import { CliError, EXIT, type Output, output, relativeTime, yellow } from "./output.js";
 import { readHidden } from "./prompt.js";
@@ -22,6 +28,7 @@ export interface GlobalOptions {
   readonly keystore?: string;
   readonly keypair?: string;
   readonly app?: string;
+  readonly wallet?: string;
   readonly json?: boolean;
 }
 
@@ -57,6 +64,8 @@ export class Context {
   readonly keystorePath: string;
   readonly keypairPath: string;
   readonly appDomain: string;
+  /** The wallet to act for when the keystore holds sessions of several (--wallet). */
+  readonly walletChoice: string | undefined;
   #api: NodeApi | undefined;
   #wallet: Wallet | undefined;
   #store: FileSessionStore | undefined;
@@ -73,6 +82,8 @@ export class Context {
       expandHome(options.keypair ?? process.env.SESAME_KEYPAIR ?? defaultKeypairPath()),
     );
     this.appDomain = options.app ?? process.env.SESAME_APP ?? DEFAULT_APP;
+    const choice = options.wallet ?? process.env.SESAME_WALLET;
+    this.walletChoice = choice === undefined || choice === "" ? undefined : choice;
   }
 
   get api(): NodeApi {
@@ -105,8 +116,8 @@ export class Context {
 
   /**
    * The wallet this command acts for, without touching the wallet file when the keystore
-   * already names it: the keystore's session for this app (when there is exactly one
-   * wallet with a session for it), else the keypair file's address.
+   * already names it: --wallet (SESAME_WALLET) if given, else the keystore's session for
+   * this app when exactly one wallet has one, else the keypair file's address.
    */
   async address(): Promise<WalletAddress> {
     const fromKeystore = await this.#keystoreWallet();
@@ -126,6 +137,12 @@ export class Context {
   }
 
   async #keystoreWallet(): Promise<WalletAddress | undefined> {
+    if (this.walletChoice !== undefined) {
+      if (!isWalletAddress(this.walletChoice)) {
+        throw new CliError(EXIT.USAGE, `--wallet ${this.walletChoice} is not a wallet address`);
+      }
+      return this.walletChoice;
+    }
     if (!existsSync(this.keystorePath)) return undefined;
     const prefix = `${this.appDomain}|`;
     const wallets = (await this.store.listSlots())

@@ -43,6 +43,12 @@ export function buildProgram(): Command {
       ),
     )
     .addOption(
+      new Option(
+        "--wallet <address>",
+        "act for this wallet's session when the keystore holds several (or SESAME_WALLET); the keypair file is read only to sign",
+      ),
+    )
+    .addOption(
       new Option("--app <domain>", `the app name sessions are bound to (default ${DEFAULT_APP})`),
     )
     .addOption(new Option("--json", "print one JSON document (for scripts)"))

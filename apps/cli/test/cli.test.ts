@@ -372,6 +372,15 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect((await frank.run(["feed", "--limit", "1"])).code).toBe(0);
     expect(frank.prompts()).toBe(1);
 
+    // Several wallets on one keystore are told apart with --wallet (checked, exit 2).
+    const bad = await frank.run(["post", "x", "--wallet", "not-a-wallet"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not a wallet address");
+    const other = json<{ wallet: string }>(
+      await frank.run(["session", "list", "--json", "--wallet", bobAddress]),
+    );
+    expect(other.wallet).toBe(bobAddress);
+
     // A step that needs the wallet says so, with the wallet-file exit code.
     const revoke = await frank.run(["session", "revoke"]);
     expect(revoke.code).toBe(4);
