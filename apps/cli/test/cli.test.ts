@@ -440,6 +440,24 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect(gina.prompts()).toBe(3);
   });
 
+  it("a keystore restored from a backup: the next post is accepted above the node's numbers, no equivocation", async () => {
+    const kim = user("kim", () => node.url);
+    await kim.run(["wallet", "new"]);
+    expect((await kim.run(["session", "start", "--yes", "--scopes", "post"])).code).toBe(0);
+    const keystore = kim.env().SESAME_KEYSTORE;
+    const backup = readFileSync(keystore);
+    for (let i = 0; i < 3; i++)
+      expect((await kim.run(["post", `before restore ${i}`])).code).toBe(0);
+    writeFileSync(keystore, backup); // the backup's counters are three behind
+    const after = await kim.run(["post", "after restore", "--json"]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(json(after)).toMatchObject({ status: "accepted" });
+    const [s] = json<{ items: { status: string; used: Record<string, number>; maxSeq: number }[] }>(
+      await kim.run(["session", "list", "--json"]),
+    ).items;
+    expect(s).toMatchObject({ status: "active", used: { post: 4 }, maxSeq: 4 });
+  });
+
   it("--json output parses for every command that prints a result", async () => {
     const carol = user("json", () => node.url);
     const runs: [string, Run][] = [];
