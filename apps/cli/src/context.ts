@@ -28,7 +28,7 @@ export interface GlobalOptions {
   readonly keystore?: string;
   readonly keypair?: string;
   readonly app?: string;
-  readonly wallet?: string;
+  readonly as?: string;
   readonly json?: boolean;
 }
 
@@ -64,7 +64,7 @@ export class Context {
   readonly keystorePath: string;
   readonly keypairPath: string;
   readonly appDomain: string;
-  /** The wallet to act for when the keystore holds sessions of several (--wallet). */
+  /** The wallet to act for when the keystore holds sessions of several (--as). */
   readonly walletChoice: string | undefined;
   #api: NodeApi | undefined;
   #wallet: Wallet | undefined;
@@ -82,7 +82,7 @@ export class Context {
       expandHome(options.keypair ?? process.env.SESAME_KEYPAIR ?? defaultKeypairPath()),
     );
     this.appDomain = options.app ?? process.env.SESAME_APP ?? DEFAULT_APP;
-    const choice = options.wallet ?? process.env.SESAME_WALLET;
+    const choice = options.as ?? process.env.SESAME_WALLET;
     this.walletChoice = choice === undefined || choice === "" ? undefined : choice;
   }
 
@@ -116,7 +116,7 @@ export class Context {
 
   /**
    * The wallet this command acts for, without touching the wallet file when the keystore
-   * already names it: --wallet (SESAME_WALLET) if given, else the keystore's session for
+   * already names it: --as (SESAME_WALLET) if given, else the keystore's session for
    * this app when exactly one wallet has one, else the keypair file's address.
    */
   async address(): Promise<WalletAddress> {
@@ -139,7 +139,7 @@ export class Context {
   async #keystoreWallet(): Promise<WalletAddress | undefined> {
     if (this.walletChoice !== undefined) {
       if (!isWalletAddress(this.walletChoice)) {
-        throw new CliError(EXIT.USAGE, `--wallet ${this.walletChoice} is not a wallet address`);
+        throw new CliError(EXIT.USAGE, `--as ${this.walletChoice} is not a wallet address`);
       }
       return this.walletChoice;
     }

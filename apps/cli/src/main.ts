@@ -44,7 +44,7 @@ export function buildProgram(): Command {
     )
     .addOption(
       new Option(
-        "--wallet <address>",
+        "--as <wallet>",
         "act for this wallet's session when the keystore holds several (or SESAME_WALLET); the keypair file is read only to sign",
       ),
     )

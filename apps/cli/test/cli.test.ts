@@ -372,12 +372,12 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect((await frank.run(["feed", "--limit", "1"])).code).toBe(0);
     expect(frank.prompts()).toBe(1);
 
-    // Several wallets on one keystore are told apart with --wallet (checked, exit 2).
-    const bad = await frank.run(["post", "x", "--wallet", "not-a-wallet"]);
+    // Several wallets on one keystore are told apart with --as (checked, exit 2).
+    const bad = await frank.run(["post", "x", "--as", "not-a-wallet"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("is not a wallet address");
     const other = json<{ wallet: string }>(
-      await frank.run(["session", "list", "--json", "--wallet", bobAddress]),
+      await frank.run(["session", "list", "--json", "--as", bobAddress]),
     );
     expect(other.wallet).toBe(bobAddress);
 

@@ -89,6 +89,11 @@ export interface SessionStore {
   raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined>;
   /** Durably drops replaced sessions (whose keys were destroyed) from the record. */
   forgetRetired(slot: string, keyIds: readonly string[]): Promise<void>;
+  /**
+   * Atomically puts a new session in an occupied slot, keeping the outbox as it is at
+   * that moment (actions queued while the wallet was being asked are not lost).
+   */
+  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord>;
 }
 
 /** Advances a record's counters (pure). */
@@ -130,7 +135,10 @@ export type RecordUpdate = (slot: string, change: (r: SessionRecord) => SessionR
  */
 export function recordOperations(
   update: RecordUpdate,
-): Pick<SessionStore, "reserve" | "enqueue" | "dequeue" | "raise" | "forgetRetired"> {
+): Pick<
+  SessionStore,
+  "reserve" | "enqueue" | "dequeue" | "raise" | "forgetRetired" | "replaceSession"
+> {
   return {
     async reserve(slot, scope) {
       let taken = { seq: 0, ord: 0 };
@@ -157,6 +165,14 @@ export function recordOperations(
         return after;
       });
       return after;
+    },
+    async replaceSession(slot, next) {
+      let merged = next;
+      await update(slot, (r) => {
+        merged = { ...next, outbox: [...r.outbox] };
+        return merged;
+      });
+      return merged;
     },
     async forgetRetired(slot, keyIds) {
       await update(slot, (r) => ({

@@ -306,10 +306,13 @@ export class SessionManager {
       nextOrd: {},
       // What the replaced session signed but could not deliver yet stays queued: those are
       // complete signed messages, valid under their own grant, and need no key to be sent.
+      // The switch keeps the outbox as it is when written, not as it was read before the
+      // prompt: actions queued meanwhile stay queued.
       outbox: previous?.outbox ?? [],
       retired,
     };
-    await store.putRecord(this.slot, record);
+    if (previous === undefined) await store.putRecord(this.slot, record);
+    else await store.replaceSession(this.slot, record);
     // A replaced session that already ended (expired, or revoked here) keeps nothing.
     if (
       previous !== undefined &&

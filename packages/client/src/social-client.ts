@@ -150,6 +150,9 @@ export class SocialClient {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryAttempt = 0;
   #heldBy: Error | undefined;
+  #renewing: Promise<ActiveSession> | undefined;
+  /** Sessions this client already replaced: a late reader of the old one does not renew again. */
+  readonly #renewedFrom = new Set<string>();
 
   constructor(private readonly options: SocialClientOptions) {
     this.#clock = options.clock ?? Date.now;
@@ -207,14 +210,27 @@ export class SocialClient {
       if (
         current !== undefined &&
         manager.renewalDue(current) &&
-        !this.#renewFailed.has(current.grantId)
+        !this.#renewFailed.has(current.grantId) &&
+        !this.#renewedFrom.has(current.grantId)
       ) {
+        // Actions racing into the window share one renewal: one prompt, not one each.
+        this.#renewing ??= manager
+          .renew()
+          .then((renewed) => {
+            this.#renewedFrom.add(current.grantId);
+            return renewed;
+          })
+          .finally(() => {
+            this.#renewing = undefined;
+          });
         try {
-          return await manager.renew();
+          return await this.#renewing;
         } catch (e) {
           // Declined or failed: not asked again by this client for this session.
-          this.#renewFailed.add(current.grantId);
-          this.options.onRenewError?.(e);
+          if (!this.#renewFailed.has(current.grantId)) {
+            this.#renewFailed.add(current.grantId);
+            this.options.onRenewError?.(e);
+          }
         }
       }
     }

@@ -258,6 +258,31 @@ describe("renewal before expiry", () => {
     }
   });
 
+  it("five actions racing into the renew window share ONE renewal prompt", async () => {
+    let now = Date.now();
+    const c = testClient(node.url, { clock: () => now });
+    const first = await c.manager.start(policy(["post"], {}, 3_600_000));
+    now += 56 * 60_000;
+    node.offset = 56 * 60_000;
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => c.social.post(`racing ${i}`)),
+      );
+      console.log(
+        "DEBUG",
+        results.map((r) => (r.status === "queued" ? String(r.error) : r.status)),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(5).fill("accepted"));
+      expect(c.prompts()).toBe(2);
+      const sessions = await c.manager.list();
+      expect(sessions.length).toBe(2);
+      const renewed = sessions.find((s) => s.grant !== first.grantId);
+      expect(renewed?.used).toEqual({ post: 5 });
+    } finally {
+      node.offset = 0;
+    }
+  });
+
   it("a declined renewal is not asked again by the same client; the session acts until it ends", async () => {
     let now = Date.now();
     const c = testClient(node.url, { clock: () => now });

@@ -165,4 +165,8 @@ export class IndexedDbSessionStore implements SessionStore {
   forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
     return this.#ops.forgetRetired(slot, keyIds);
   }
+
+  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
+    return this.#ops.replaceSession(slot, next);
+  }
 }

@@ -95,4 +95,8 @@ export class MemorySessionStore implements SessionStore {
   forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
     return this.#ops.forgetRetired(slot, keyIds);
   }
+
+  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
+    return this.#ops.replaceSession(slot, next);
+  }
 }
