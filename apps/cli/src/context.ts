@@ -1,5 +1,5 @@
 /** What every command shares: global options, the wallet, the keystore, the node. */
-import { appendFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -12,9 +12,15 @@ import {
   type Wallet,
 } from "@sesame/client";
 import { FileSessionStore, keypairWallet, readKeypairFile } from "@sesame/client/node";
-import { parseGrantText, toBase58, utf8Length, type WalletAddress } from "@sesame/protocol";
+import {
+  isWalletAddress,
+  parseGrantText,
+  toBase58,
+  utf8Length,
+  type WalletAddress,
+} from "@sesame/protocol";
 import { nodeEd25519 } from "@sesame/protocol/node-crypto";
-import { CliError, EXIT, type Output, output } from "./output.js";
+import { CliError, EXIT, type Output, output, relativeTime, yellow } from "./output.js";
 import { readHidden } from "./prompt.js";
 
 export interface GlobalOptions {
@@ -22,6 +28,7 @@ export interface GlobalOptions {
   readonly keystore?: string;
   readonly keypair?: string;
   readonly app?: string;
+  readonly as?: string;
   readonly json?: boolean;
 }
 
@@ -57,10 +64,13 @@ export class Context {
   readonly keystorePath: string;
   readonly keypairPath: string;
   readonly appDomain: string;
+  /** The wallet to act for when the keystore holds sessions of several (--as). */
+  readonly walletChoice: string | undefined;
   #api: NodeApi | undefined;
   #wallet: Wallet | undefined;
   #store: FileSessionStore | undefined;
   #passphrase: string | undefined;
+  #manager: SessionManager | undefined;
 
   constructor(options: GlobalOptions) {
     this.out = output(options.json === true);
@@ -72,6 +82,8 @@ export class Context {
       expandHome(options.keypair ?? process.env.SESAME_KEYPAIR ?? defaultKeypairPath()),
     );
     this.appDomain = options.app ?? process.env.SESAME_APP ?? DEFAULT_APP;
+    const choice = options.as ?? process.env.SESAME_WALLET;
+    this.walletChoice = choice === undefined || choice === "" ? undefined : choice;
   }
 
   get api(): NodeApi {
@@ -80,8 +92,9 @@ export class Context {
   }
 
   /**
-   * The wallet from its keypair file. Each signature it makes is one "prompt"; with
-   * SESAME_PROMPT_LOG set, each is also appended to that file (tests count them there).
+   * The wallet from its keypair file, read (and its secret decoded) only here: by the
+   * commands that need a wallet signature (session start, renew, revoke) and `wallet`.
+   * With SESAME_WALLET_SIGNATURE_LOG set, the wallet logs every signature it makes.
    */
   get wallet(): Wallet {
     if (this.#wallet === undefined) {
@@ -92,13 +105,8 @@ export class Context {
           "create one with `sesame wallet new`, or pass --keypair PATH",
         );
       }
-      const log = process.env.SESAME_PROMPT_LOG;
       try {
-        this.#wallet = keypairWallet(this.keypairPath, (what) => {
-          if (log !== undefined && log !== "") {
-            appendFileSync(log, `${new Date().toISOString()} ${what} ${this.keypairPath}\n`);
-          }
-        });
+        this.#wallet = keypairWallet(this.keypairPath);
       } catch (e) {
         throw new CliError(EXIT.SECRET, (e as Error).message, "pass a Solana CLI keypair file");
       }
@@ -106,18 +114,41 @@ export class Context {
     return this.#wallet;
   }
 
-  get walletAddress(): WalletAddress {
-    return this.wallet.address;
+  /**
+   * The wallet this command acts for, without touching the wallet file when the keystore
+   * already names it: --as (SESAME_WALLET) if given, else the keystore's session for
+   * this app when exactly one wallet has one, else the keypair file's address.
+   */
+  async address(): Promise<WalletAddress> {
+    const fromKeystore = await this.#keystoreWallet();
+    return fromKeystore ?? this.wallet.address;
   }
 
-  /** The address only: reads the keypair file's public half. */
-  walletAddressIfAny(): WalletAddress | undefined {
+  /** Like `address()`, but undefined instead of failing when there is no wallet at all. */
+  async addressIfAny(): Promise<WalletAddress | undefined> {
+    const fromKeystore = await this.#keystoreWallet();
+    if (fromKeystore !== undefined) return fromKeystore;
     if (!existsSync(this.keypairPath)) return undefined;
     try {
       return toBase58(readKeypairFile(this.keypairPath).publicKey) as WalletAddress;
     } catch {
       return undefined;
     }
+  }
+
+  async #keystoreWallet(): Promise<WalletAddress | undefined> {
+    if (this.walletChoice !== undefined) {
+      if (!isWalletAddress(this.walletChoice)) {
+        throw new CliError(EXIT.USAGE, `--as ${this.walletChoice} is not a wallet address`);
+      }
+      return this.walletChoice;
+    }
+    if (!existsSync(this.keystorePath)) return undefined;
+    const prefix = `${this.appDomain}|`;
+    const wallets = (await this.store.listSlots())
+      .filter((slot) => slot.startsWith(prefix))
+      .map((slot) => slot.slice(prefix.length));
+    return wallets.length === 1 ? (wallets[0] as WalletAddress) : undefined;
   }
 
   /**
@@ -192,10 +223,12 @@ export class Context {
       device?: string;
       network?: { chain: string; network: string };
       store?: SessionStore;
+      /** The command asks the wallet to sign: act for the keypair file's wallet. */
+      signer?: boolean;
     } = {},
   ): Promise<{ manager: SessionManager; social: SocialClient; store: SessionStore }> {
     const store = options.store ?? this.store;
-    const walletAddress = this.walletAddress;
+    const walletAddress = options.signer === true ? this.wallet.address : await this.address();
     // Acting needs no round trip: the saved grant says which chain and network it is for.
     // Reading verifies against them too.
     let network = options.network;
@@ -211,16 +244,34 @@ export class Context {
       api: this.api,
       app: this.identity(options.device, network),
       walletAddress,
-      wallet: this.wallet,
+      // Opened only if a step needs a wallet signature: acting uses the session key alone.
+      wallet: () => this.wallet,
     });
+    this.#manager = manager;
     const social = new SocialClient({
       manager,
       store,
       api: this.api,
       backend: nodeEd25519(),
       context: network,
+      // A CLI renews only when told (`sesame session renew`): commands note when it is due.
+      autoRenew: false,
+      // One process per command: what stays queued goes out with the next command or flush.
+      retry: false,
     });
     return { manager, social, store };
+  }
+
+  /** A note (stderr, human mode) when this device's session is in its renew window. */
+  async noteRenewal(): Promise<void> {
+    const manager = this.#manager;
+    if (manager === undefined || this.out.json) return;
+    const session = await manager.resume();
+    if (session === undefined || !manager.renewalDue(session)) return;
+    const ends = session.grant.expirationTime;
+    this.out.note(
+      `${yellow("note")}: this session ${ends <= Date.now() ? "has ended" : `ends ${relativeTime(ends)}`}; \`sesame session renew\` replaces it with the same permissions (one wallet signature)`,
+    );
   }
 
   /** A SocialClient for reading only: no wallet or keystore needed. */
@@ -232,7 +283,7 @@ export class Context {
       api: this.api,
       app: this.identity(undefined, network),
       walletAddress:
-        this.walletAddressIfAny() ?? ("11111111111111111111111111111111" as WalletAddress),
+        (await this.addressIfAny()) ?? ("11111111111111111111111111111111" as WalletAddress),
     });
     return new SocialClient({
       manager,
@@ -240,6 +291,7 @@ export class Context {
       api: this.api,
       backend: nodeEd25519(),
       context: network,
+      retry: false,
     });
   }
 }

@@ -44,6 +44,12 @@ export function buildProgram(): Command {
       ),
     )
     .addOption(
+      new Option(
+        "--as <wallet>",
+        "act for this wallet's session when the keystore holds several (or SESAME_WALLET); the keypair file is read only to sign",
+      ),
+    )
+    .addOption(
       new Option("--app <domain>", `the app name sessions are bound to (default ${DEFAULT_APP})`),
     )
     .addOption(new Option("--json", "print one JSON document (for scripts)"))
@@ -51,9 +57,12 @@ export function buildProgram(): Command {
       "after",
       `
 The keystore passphrase comes from SESAME_PASSPHRASE, or is asked for in a terminal.
+With SESAME_WALLET_SIGNATURE_LOG=path, the wallet appends a line for every signature it
+makes (an audit of wallet prompts: one per session start, renew or revoke).
 
 Exit codes: 0 ok, 1 refused by the node (printed with its code), 2 usage,
-3 node unreachable (the signed action is queued), 4 passphrase/keystore/wallet,
+3 not delivered yet: node unreachable or busy, or over the hourly rate (the signed
+action is queued), 4 passphrase/keystore/wallet,
 5 not confirmed, 70 internal error.
 
 Start here:

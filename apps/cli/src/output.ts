@@ -1,4 +1,5 @@
 /** How the CLI speaks: human text by default, one JSON document with --json. */
+import { SesameClientError } from "@sesame/client";
 import { ErrorCode, errorName, isErrorCode, ProtocolError } from "@sesame/protocol";
 
 /** Exit codes a script can rely on. */
@@ -8,7 +9,10 @@ export const EXIT = Object.freeze({
   REFUSED: 1,
   /** Bad command line. */
   USAGE: 2,
-  /** The node could not be reached; any signed action is queued and goes out later. */
+  /**
+   * Not delivered now, kept: the node is unreachable or busy, or held the action back as
+   * over the hourly rate (4003). The signed action is queued and goes out later.
+   */
   UNREACHABLE: 3,
   /** A secret is missing or wrong: passphrase, keystore or wallet file. */
   SECRET: 4,
@@ -54,7 +58,9 @@ export function relativeTime(ms: number, now = Date.now()): string {
     [1_000, "s"],
   ];
   const [size, unit] = units.find(([size]) => abs >= size) ?? [1_000, "s"];
-  const n = Math.floor(abs / size);
+  // Past: whole units elapsed ("59m ago"); future: the nearest unit, so a 24 h session
+  // started a moment ago says "in 24h", not "in 23h".
+  const n = delta >= 0 ? Math.floor(abs / size) : Math.round(abs / size);
   return delta >= 0 ? `${n}${unit} ago` : `in ${n}${unit}`;
 }
 
@@ -114,7 +120,7 @@ function hintFor(e: ProtocolError): string {
       return "this session was revoked; start a new one with `sesame session start`";
     case ErrorCode.SESSION_EXPIRED:
     case ErrorCode.GRANT_EXPIRED:
-      return "this session has expired; start a new one with `sesame session start`";
+      return "this session has expired; `sesame session renew` starts a new one with the same permissions (one signature), or `sesame session start`";
     case ErrorCode.OVER_CAP:
       return `the session's ${String(c.scope)} cap is used up; start a session with a higher \`--cap ${String(c.scope)}=N\``;
     case ErrorCode.OVER_RATE:
@@ -167,6 +173,33 @@ export function describeError(e: unknown): Failure {
       },
     };
   }
+  if (e instanceof SesameClientError) {
+    const ce = e as SesameClientError;
+    const http =
+      ce.reason === "HTTP_STATUS" ? (ce as SesameClientError<"HTTP_STATUS">).context : null;
+    return {
+      exit:
+        ce.reason === "WALLET_REQUIRED" || ce.reason === "WRONG_WALLET"
+          ? EXIT.SECRET
+          : http?.transient === true
+            ? EXIT.UNREACHABLE
+            : EXIT.REFUSED,
+      body: {
+        code: null,
+        name: ce.reason,
+        message: ce.message,
+        hint:
+          ce.reason === "WALLET_REQUIRED" || ce.reason === "WRONG_WALLET"
+            ? "pass the wallet's keypair file with --keypair (or SESAME_KEYPAIR)"
+            : ce.reason === "NOTHING_TO_RENEW"
+              ? "start a session with `sesame session start`"
+              : http?.status === 413
+                ? "a proxy in front of the node limits request size; send smaller actions or raise its limit"
+                : "a proxy or gateway in front of the node answered; check --node, or try again shortly",
+        context: ce.context,
+      },
+    };
+  }
   if (e instanceof CliError) {
     return {
       exit: e.exit,
@@ -202,7 +235,9 @@ export function printFailure(out: Output, f: Failure): void {
   }
   const head =
     f.body.code === null
-      ? `${red("error")}: ${f.body.message}`
+      ? /^[A-Z][A-Z_]+$/.test(f.body.name)
+        ? `${red(`error ${f.body.name}`)}: ${f.body.message}`
+        : `${red("error")}: ${f.body.message}`
       : `${red(`error ${f.body.code} ${f.body.name}`)}: ${f.body.message}`;
   process.stderr.write(
     `${head}\n${f.body.hint === null ? "" : `${dim("hint")}: ${f.body.hint}\n`}`,

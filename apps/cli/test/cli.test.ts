@@ -3,12 +3,13 @@
  * listening on a port.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dropSchema } from "@sesame/node";
 import { ErrorCode } from "@sesame/protocol";
 import type { Command } from "commander";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DATABASE_URL,
@@ -69,7 +70,8 @@ function user(name: string, node: () => string, keypair?: string) {
     SESAME_KEYPAIR: keypair ?? join(dir, "id.json"),
     SESAME_KEYSTORE: join(dir, "keystore.json"),
     SESAME_PASSPHRASE: `passphrase of ${name}`,
-    SESAME_PROMPT_LOG: join(dir, "prompts.log"),
+    // The keypair wallet itself logs every signature it makes (one line each).
+    SESAME_WALLET_SIGNATURE_LOG: join(dir, "signatures.log"),
   });
   return {
     dir,
@@ -77,10 +79,20 @@ function user(name: string, node: () => string, keypair?: string) {
     run: (args: readonly string[], input?: string) => sesame(args, env(), input),
     /** Wallet signatures so far, from the wallet's own log. */
     prompts(): number {
+      return this.signatures().length;
+    },
+    /** The wallet's signature log: `time kind wallet signature` per line. */
+    signatures(): { kind: string; wallet: string; signature: string }[] {
       try {
-        return readFileSync(join(dir, "prompts.log"), "utf8").split("\n").filter(Boolean).length;
+        return readFileSync(join(dir, "signatures.log"), "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => {
+            const [, kind, wallet, signature] = line.split(" ");
+            return { kind: kind ?? "", wallet: wallet ?? "", signature: signature ?? "" };
+          });
       } catch {
-        return 0;
+        return [];
       }
     },
   };
@@ -123,6 +135,7 @@ describe("sesame --help", { timeout: 120_000 }, () => {
         "session list",
         "session revoke",
         "session revoke-all",
+        "session renew",
         "post",
         "reply",
         "react",
@@ -194,8 +207,25 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect(many.code, many.stderr).toBe(0);
     expect(json(many)).toMatchObject({ accepted: 95, queued: 0 });
 
-    // One wallet signature in all: the wallet's log, and the node's own record.
-    expect(alice.prompts()).toBe(1);
+    // One wallet signature in all, counted three independent ways: the wallet's own log of
+    // what it signed, the node's grants for the wallet, and the node's posts.
+    expect(alice.signatures()).toEqual([
+      { kind: "message", wallet: address, signature: expect.any(String) },
+    ]);
+    const db = node.node.ctx.storage.db;
+    const grants = (
+      await sql<{
+        signature: string;
+      }>`select signature from grants where wallet = ${address}`.execute(db)
+    ).rows;
+    expect(grants).toEqual([{ signature: alice.signatures()[0]?.signature }]);
+    const posts = (
+      await sql<{ n: number }>`
+        select count(*)::int as n from actions where wallet = ${address} and kind = 'post'`.execute(
+        db,
+      )
+    ).rows[0]?.n;
+    expect(posts).toBe(100);
     const list = json<{
       items: { used: Record<string, number>; thisDevice: boolean; device: string }[];
     }>(await alice.run(["session", "list", "--json"]));
@@ -219,7 +249,7 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect(sessions.stdout).toMatch(/CI runner\s+active\s+post 100\/200/);
   });
 
-  it("a revoked session's next command fails with exit code 1 and prints code 4007", async () => {
+  it("a revoked session's next command fails with the revocation code (exit 1, error 4007 SESSION_REVOKED and a hint)", async () => {
     const keypairDir = mkdtempSync(join(tmpdir(), "sesame-cli-shared-"));
     const keypair = join(keypairDir, "id.json");
     const laptop = user("laptop", () => node.url, keypair);
@@ -256,13 +286,16 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect(laptop.prompts()).toBe(3); // start, start, revoke
   });
 
-  it("dm send then dm inbox from another wallet round-trips, and the node's database holds no plaintext", async () => {
+  it("DMs round-trip between two wallets with nothing readable on the node (every table dumped, no plaintext or any 6-character piece of it)", async () => {
     const alice = user("dm-alice", () => node.url);
     const bob = user("dm-bob", () => node.url);
     await alice.run(["wallet", "new"]);
     await bob.run(["wallet", "new"]);
     const bobAddress = json<{ address: string }>(
       await bob.run(["wallet", "show", "--json"]),
+    ).address;
+    const aliceAddress = json<{ address: string }>(
+      await alice.run(["wallet", "show", "--json"]),
     ).address;
     expect((await alice.run(["session", "start", "--yes", "--scopes", "dm"])).code).toBe(0);
     expect((await bob.run(["session", "start", "--yes", "--scopes", "dm"])).code).toBe(0);
@@ -283,10 +316,146 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
         ?.text,
     ).toBe(secret);
 
+    // Bob answers; alice reads it.
+    const reply = "ok, bring the blue umbrella";
+    expect((await bob.run(["dm", "send", aliceAddress, reply])).code).toBe(0);
+    expect(
+      json<{ items: { text: string | null }[] }>(await alice.run(["dm", "inbox", "--json"]))
+        .items[0]?.text,
+    ).toBe(reply);
+
     const dump = await dumpDatabase(node.node);
-    expect(dump.text).not.toContain(secret);
-    expect(dump.text).not.toContain("rendezvous");
-    expect(dump.text).not.toContain(Buffer.from(secret).toString("base64"));
+    expect(dump.tables).toEqual(expect.arrayContaining(["actions", "grants", "sessions"]));
+    for (const plaintext of [secret, reply]) {
+      const bytes = Buffer.from(plaintext);
+      const forms = [
+        plaintext,
+        bytes.toString("base64"),
+        bytes.toString("base64url"),
+        bytes.toString("hex"),
+        // Every piece of 6 characters or more (each longer piece contains one of these).
+        ...Array.from({ length: plaintext.length - 5 }, (_, i) => plaintext.slice(i, i + 6)),
+      ];
+      for (const form of forms) expect(dump.text.includes(form), form).toBe(false);
+    }
+  });
+
+  it("commands that only need the session key never read the wallet file: post, dm, feed, list and flush work with it removed", async () => {
+    const frank = user("frank", () => node.url);
+    const bob = user("frank-bob", () => node.url);
+    await frank.run(["wallet", "new"]);
+    await bob.run(["wallet", "new"]);
+    const bobAddress = json<{ address: string }>(
+      await bob.run(["wallet", "show", "--json"]),
+    ).address;
+    expect((await bob.run(["session", "start", "--yes", "--scopes", "dm"])).code).toBe(0);
+    expect((await frank.run(["session", "start", "--yes"])).code).toBe(0);
+    const address = json<{ address: string }>(
+      await frank.run(["wallet", "show", "--json"]),
+    ).address;
+    rmSync(frank.env().SESAME_KEYPAIR);
+
+    const posted = await frank.run(["post", "no wallet file on this machine any more"]);
+    expect(posted.code, posted.stderr).toBe(0);
+    const id = (posted.stdout.match(/^posted (\w+)/) ?? [])[1] as string;
+    expect((await frank.run(["react", id])).code).toBe(0);
+    expect((await frank.run(["reply", id, "still no wallet"])).code).toBe(0);
+    expect((await frank.run(["profile", "set", "--name", "Frank"])).code).toBe(0);
+    expect((await frank.run(["dm", "send", bobAddress, "hi from the session key"])).code).toBe(0);
+    const inbox = json<{ items: { text: string }[] }>(await frank.run(["dm", "inbox", "--json"]));
+    expect(inbox.items[0]?.text).toBe("hi from the session key");
+    const list = json<{ wallet: string; items: unknown[] }>(
+      await frank.run(["session", "list", "--json"]),
+    );
+    expect(list.wallet).toBe(address);
+    expect((await frank.run(["flush"])).code).toBe(0);
+    expect((await frank.run(["feed", "--limit", "1"])).code).toBe(0);
+    expect(frank.prompts()).toBe(1);
+
+    // Several wallets on one keystore are told apart with --as (checked, exit 2).
+    const bad = await frank.run(["post", "x", "--as", "not-a-wallet"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not a wallet address");
+    const other = json<{ wallet: string }>(
+      await frank.run(["session", "list", "--json", "--as", bobAddress]),
+    );
+    expect(other.wallet).toBe(bobAddress);
+
+    // A step that needs the wallet says so, with the wallet-file exit code.
+    const revoke = await frank.run(["session", "revoke"]);
+    expect(revoke.code).toBe(4);
+    expect(revoke.stderr).toContain("no wallet keypair file");
+  });
+
+  it("session renew: one wallet signature, same permissions; a DM sent to the replaced session stays readable until it is revoked", async () => {
+    const gina = user("gina", () => node.url);
+    const hal = user("hal", () => node.url);
+    await gina.run(["wallet", "new"]);
+    await hal.run(["wallet", "new"]);
+    const ginaAddress = json<{ address: string }>(
+      await gina.run(["wallet", "show", "--json"]),
+    ).address;
+    const first = json<{ grantId: string; limits: unknown; scopes: string[] }>(
+      await gina.run([
+        "session",
+        "start",
+        "--yes",
+        "--scopes",
+        "post,dm",
+        "--cap",
+        "post=7",
+        "--duration",
+        "2h",
+        "--json",
+      ]),
+    );
+    expect((await hal.run(["session", "start", "--yes", "--scopes", "dm"])).code).toBe(0);
+    expect((await hal.run(["dm", "send", ginaAddress, "to your first session"])).code).toBe(0);
+
+    const unconfirmed = await gina.run(["session", "renew"]);
+    expect(unconfirmed.code).toBe(5);
+    expect(gina.prompts()).toBe(1);
+    const renewed = await gina.run(["session", "renew", "--yes", "--json"]);
+    expect(renewed.code, renewed.stderr).toBe(0);
+    const r = json<{ grantId: string; replaced: string; limits: unknown; scopes: string[] }>(
+      renewed,
+    );
+    expect(r.replaced).toBe(first.grantId);
+    expect(r.grantId).not.toBe(first.grantId);
+    expect(r.scopes).toEqual(first.scopes);
+    expect(r.limits).toEqual(first.limits);
+    expect(gina.prompts()).toBe(2);
+    expect((await gina.run(["post", "from the renewed session"])).code).toBe(0);
+    const read = json<{ items: { text: string | null }[] }>(
+      await gina.run(["dm", "inbox", "--json"]),
+    );
+    expect(read.items.map((m) => m.text)).toEqual(["to your first session"]);
+
+    // The replaced session is revoked: its key is destroyed with it.
+    expect((await gina.run(["session", "revoke", first.grantId])).code).toBe(0);
+    const after = json<{ items: { text: string | null }[] }>(
+      await gina.run(["dm", "inbox", "--json"]),
+    );
+    expect(after.items.map((m) => m.text)).toEqual([null]);
+    expect(gina.prompts()).toBe(3);
+  });
+
+  it("a keystore restored from a backup: the next post is accepted above the node's numbers, no equivocation", async () => {
+    const kim = user("kim", () => node.url);
+    await kim.run(["wallet", "new"]);
+    expect((await kim.run(["session", "start", "--yes", "--scopes", "post"])).code).toBe(0);
+    const keystore = kim.env().SESAME_KEYSTORE;
+    const backup = readFileSync(keystore);
+    for (let i = 0; i < 3; i++)
+      expect((await kim.run(["post", `before restore ${i}`])).code).toBe(0);
+    writeFileSync(keystore, backup); // the backup's counters are three behind
+    const after = await kim.run(["post", "after restore", "--json"]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(json(after)).toMatchObject({ status: "accepted" });
+    const [s] = json<{ items: { status: string; used: Record<string, number>; maxSeq: number }[] }>(
+      await kim.run(["session", "list", "--json"]),
+    ).items;
+    expect(s).toMatchObject({ status: "active", used: { post: 4 }, maxSeq: 4 });
   });
 
   it("--json output parses for every command that prints a result", async () => {
@@ -355,7 +524,11 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
     expect(queued.stdout).toContain("queued");
     const stillDown = await sesame(["flush", "--json"], { ...dave.env(), SESAME_NODE: closed });
     expect(stillDown.code).toBe(3);
-    expect(json(stillDown)).toEqual({ sent: 0, queued: 1 });
+    expect(json(stillDown)).toMatchObject({
+      sent: 0,
+      queued: 1,
+      reason: { code: 6008, name: "UNAVAILABLE" },
+    });
     const unreachableRead = await sesame(["feed"], { ...dave.env(), SESAME_NODE: closed });
     expect(unreachableRead.code).toBe(3);
     expect(unreachableRead.stderr).toContain("error 6008 UNAVAILABLE");
@@ -371,6 +544,25 @@ describe("sesame against a node", { timeout: 120_000 }, () => {
       ]),
     );
     expect(mine.items.map((p) => p.payload.body.text)).toEqual(["written offline"]);
+  });
+
+  it("exit code 3 when the node holds an action back as over the hourly rate: printed with 4003, kept queued, not lost", async () => {
+    const ivy = user("ivy", () => node.url);
+    await ivy.run(["wallet", "new"]);
+    expect(
+      (await ivy.run(["session", "start", "--yes", "--scopes", "post", "--rate", "post=1"])).code,
+    ).toBe(0);
+    expect((await ivy.run(["post", "the one this hour"])).code).toBe(0);
+    const held = await ivy.run(["post", "one too many"]);
+    expect(held.code).toBe(3);
+    expect(held.stdout).toContain("error 4003 OVER_RATE");
+    const flushed = await ivy.run(["flush", "--json"]);
+    expect(flushed.code).toBe(3);
+    expect(json(flushed)).toMatchObject({ sent: 0, queued: 1, reason: { code: 4003 } });
+    const list = json<{ items: { used: Record<string, number> }[] }>(
+      await ivy.run(["session", "list", "--json"]),
+    );
+    expect(list.items[0]?.used).toEqual({ post: 1 });
   });
 
   it("bench prints throughput figures", async () => {

@@ -1,4 +1,5 @@
 export * from "./dm.js";
+export * from "./errors.js";
 export * from "./funds.js";
 export * from "./keys.js";
 export * from "./node-api.js";

@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { toBase58, type WalletAddress } from "@sesame/protocol";
@@ -44,21 +52,39 @@ export function createKeypairFile(path: string): WalletAddress {
   return toBase58(publicKey) as WalletAddress;
 }
 
+/** The environment variable naming a file the keypair wallet logs every signature to. */
+export const SIGNATURE_LOG_ENV = "SESAME_WALLET_SIGNATURE_LOG";
+
 /**
  * A wallet backed by a keypair file. `onPrompt` is called once per signature request: in
- * a terminal that is where a person would be asked; tests count prompts with it.
+ * a terminal that is where a person would be asked. With `signatureLog` (default: the
+ * file named by SESAME_WALLET_SIGNATURE_LOG), the wallet itself appends one line per
+ * signature it produces — time, kind, the signature in base58 — so an audit (or a test)
+ * counts wallet signatures independently of whoever called it.
  */
 export function keypairWallet(
   path: string,
   onPrompt?: (what: "message" | "transactions") => void,
+  options: { readonly signatureLog?: string | undefined } = {},
 ): Wallet {
   const { seed, publicKey } = readKeypairFile(path);
   const address = toBase58(publicKey) as WalletAddress;
+  const logPath = "signatureLog" in options ? options.signatureLog : process.env[SIGNATURE_LOG_ENV];
+  const log = (kind: string, signature: Uint8Array) => {
+    if (logPath === undefined || logPath === "") return;
+    appendFileSync(
+      logPath,
+      `${new Date().toISOString()} ${kind} ${address} ${toBase58(signature)}\n`,
+      { mode: 0o600 },
+    );
+  };
   return Object.freeze({
     address,
     async signMessage(message: Uint8Array) {
       onPrompt?.("message");
-      return ed25519.sign(message, seed);
+      const signature = ed25519.sign(message, seed);
+      log("message", signature);
+      return signature;
     },
     async signTransactions(transactions: readonly Uint8Array[]) {
       onPrompt?.("transactions");
@@ -67,6 +93,7 @@ export function keypairWallet(
         if (!(address in tx.signatures))
           throw new Error("this wallet is not a signer of the transaction");
         const signature = ed25519.sign(Uint8Array.from(tx.messageBytes), seed);
+        log("transaction", signature);
         const signed = {
           ...tx,
           signatures: { ...tx.signatures, [address]: signature },

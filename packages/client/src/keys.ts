@@ -38,6 +38,25 @@ export interface SessionRecord {
   readonly outbox: readonly SignedAction[];
   /** Set when this device revoked the session (its keys are destroyed then). */
   readonly revokedAt?: number | null;
+  /**
+   * Sessions this one replaced (renewal, new session) that are still live on the nodes:
+   * their keys are kept only to read direct messages sent to them, and are destroyed when
+   * they expire or are revoked (docs/PROTOCOL.md §6.6). Absent in older records.
+   */
+  readonly retired?: readonly RetiredSession[];
+}
+
+/** A replaced session whose keys stay on the device until it ends, for reading only. */
+export interface RetiredSession {
+  readonly keyId: string;
+  readonly grantId: GrantId;
+  readonly expirationTime: number;
+}
+
+/** The highest numbers a node has accepted for a session (what `raise` lifts counters above). */
+export interface CounterFloor {
+  readonly maxSeq: number;
+  readonly maxOrd: Readonly<Partial<Record<Scope, number>>>;
 }
 
 /**
@@ -62,6 +81,19 @@ export interface SessionStore {
   /** Durably appends to / removes from the record's outbox. */
   enqueue(slot: string, action: SignedAction): Promise<void>;
   dequeue(slot: string, actionSignature: string): Promise<void>;
+  /**
+   * Durably lifts the record's counters above what a node has already accepted for
+   * `grantId` (a keystore restored from a backup would otherwise reuse numbers); never
+   * lowers them. Does nothing when the slot now holds another session.
+   */
+  raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined>;
+  /** Durably drops replaced sessions (whose keys were destroyed) from the record. */
+  forgetRetired(slot: string, keyIds: readonly string[]): Promise<void>;
+  /**
+   * Atomically puts a new session in an occupied slot, keeping the outbox as it is at
+   * that moment (actions queued while the wallet was being asked are not lost).
+   */
+  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord>;
 }
 
 /** Advances a record's counters (pure). */
@@ -78,6 +110,22 @@ export function advance(
   };
 }
 
+/** Lifts counters above a node's floor (pure); the same record when nothing changes. */
+export function raiseCounters(record: SessionRecord, floor: CounterFloor): SessionRecord {
+  let changed = false;
+  const nextSeq = Math.max(record.nextSeq, floor.maxSeq + 1);
+  if (nextSeq !== record.nextSeq) changed = true;
+  const nextOrd: Partial<Record<Scope, number>> = { ...record.nextOrd };
+  for (const [scope, max] of Object.entries(floor.maxOrd) as [Scope, number][]) {
+    if (!Number.isSafeInteger(max)) continue;
+    if ((nextOrd[scope] ?? 1) <= max) {
+      nextOrd[scope] = max + 1;
+      changed = true;
+    }
+  }
+  return changed ? { ...record, nextSeq, nextOrd } : record;
+}
+
 /** A store's one atomic read-modify-write of a slot's record (throws if the slot is empty). */
 export type RecordUpdate = (slot: string, change: (r: SessionRecord) => SessionRecord) => unknown;
 
@@ -87,7 +135,10 @@ export type RecordUpdate = (slot: string, change: (r: SessionRecord) => SessionR
  */
 export function recordOperations(
   update: RecordUpdate,
-): Pick<SessionStore, "reserve" | "enqueue" | "dequeue"> {
+): Pick<
+  SessionStore,
+  "reserve" | "enqueue" | "dequeue" | "raise" | "forgetRetired" | "replaceSession"
+> {
   return {
     async reserve(slot, scope) {
       let taken = { seq: 0, ord: 0 };
@@ -105,6 +156,28 @@ export function recordOperations(
       await update(slot, (r) => ({
         ...r,
         outbox: r.outbox.filter((a) => a.signature !== actionSignature),
+      }));
+    },
+    async raise(slot, grantId, floor) {
+      let after: SessionRecord | undefined;
+      await update(slot, (r) => {
+        after = r.grantId === grantId ? raiseCounters(r, floor) : r;
+        return after;
+      });
+      return after;
+    },
+    async replaceSession(slot, next) {
+      let merged = next;
+      await update(slot, (r) => {
+        merged = { ...next, outbox: [...r.outbox] };
+        return merged;
+      });
+      return merged;
+    },
+    async forgetRetired(slot, keyIds) {
+      await update(slot, (r) => ({
+        ...r,
+        retired: (r.retired ?? []).filter((x) => !keyIds.includes(x.keyId)),
       }));
     },
   };

@@ -7,6 +7,7 @@ import {
   type SignedGrant,
   type SignedRevocation,
 } from "@sesame/protocol";
+import { SesameClientError } from "./errors.js";
 import type { ChainInfo } from "./funds.js";
 
 export type ItemResult =
@@ -44,6 +45,9 @@ export interface ServedSession {
   readonly limits: unknown;
   readonly tipBudget: unknown;
   readonly used: Record<string, number>;
+  /** Highest sequence number and per-scope ordinals this node accepted (older nodes: absent). */
+  readonly maxSeq?: number;
+  readonly maxOrd?: Record<string, number>;
   readonly issuedAt: number;
   readonly notBefore: number;
   readonly expirationTime: number;
@@ -88,6 +92,27 @@ export function errorFromBody(body: unknown, status: number): ProtocolError {
     return new ProtocolError(b.code, (b.context ?? {}) as never);
   }
   return new ProtocolError(ErrorCode.INTERNAL, { reference: `HTTP ${status}` });
+}
+
+/**
+ * An HTTP status that did not come with a Sesame error body. 408, 429 and 5xx say "later"
+ * (retried with backoff, honouring Retry-After); 413 says "never through this path" (the
+ * action is refused for good, with a clear error); other 4xx are a misconfiguration
+ * between client and node, so the action is kept and retried rather than lost.
+ */
+export function httpStatusError(status: number, retryAfter: string | null): SesameClientError {
+  let retryAfterMs: number | null = null;
+  if (retryAfter !== null) {
+    const seconds = Number(retryAfter);
+    const at = Date.parse(retryAfter);
+    if (Number.isFinite(seconds)) retryAfterMs = Math.max(0, seconds * 1000);
+    else if (Number.isFinite(at)) retryAfterMs = Math.max(0, at - Date.now());
+  }
+  return new SesameClientError("HTTP_STATUS", {
+    status,
+    transient: status !== 413,
+    retryAfterMs,
+  });
 }
 
 /** The node could not be reached: actions stay queued and are sent when it returns. */
@@ -138,19 +163,18 @@ export class NodeApi {
     try {
       json = text === "" ? undefined : JSON.parse(text);
     } catch {
+      json = undefined;
+    }
+    const coded = isErrorCode((json as ErrorBody | undefined)?.code);
+    if (!res.ok) {
+      if (coded) throw errorFromBody(json, res.status);
+      // Not a Sesame answer: a proxy, a gateway or a load balancer spoke.
+      throw httpStatusError(res.status, res.headers.get("retry-after"));
+    }
+    if (json === undefined && text !== "") {
       throw new ProtocolError(ErrorCode.UNAVAILABLE, {
         reason: `the node answered HTTP ${res.status} without JSON`,
       });
-    }
-    if (!res.ok) {
-      if (
-        res.status >= 502 &&
-        res.status <= 504 &&
-        !isErrorCode((json as ErrorBody | undefined)?.code)
-      ) {
-        throw new ProtocolError(ErrorCode.UNAVAILABLE, { reason: `HTTP ${res.status}` });
-      }
-      throw errorFromBody(json, res.status);
     }
     return json as T;
   }

@@ -19,7 +19,8 @@ import {
   validateRevocation,
   type WalletAddress,
 } from "@sesame/protocol";
-import type { SessionKeys, SessionRecord, SessionStore } from "./keys.js";
+import { SesameClientError } from "./errors.js";
+import type { RetiredSession, SessionKeys, SessionRecord, SessionStore } from "./keys.js";
 import type { NodeApi, ServedSession } from "./node-api.js";
 import type { Wallet } from "./wallet.js";
 
@@ -33,6 +34,9 @@ export interface AppIdentity {
   readonly chain: string;
   readonly network: string;
 }
+
+/** Sees the exact grant text before the wallet is asked; throwing declines. */
+export type GrantHook = (text: string) => void | Promise<void>;
 
 /** What an app asks for. The person sees it as the grant text before the one prompt. */
 export interface SessionPolicy {
@@ -86,21 +90,58 @@ export interface SessionManagerOptions {
   readonly app: AppIdentity;
   /** The wallet's address; its signer can be attached later with `connect`. */
   readonly walletAddress: WalletAddress;
-  readonly wallet?: Wallet;
+  /**
+   * The signer, or a function that opens it only when a step needs a signature (a CLI
+   * reads its wallet file then, and never for actions the session key signs alone).
+   */
+  readonly wallet?: Wallet | (() => Wallet);
   readonly funding?: FundingHook;
   /**
    * Told of every END the manager ran (on revoke or replacement), and of its failures: the
    * keys are destroyed anyway, and the wallet can still RECOVER the account (one prompt).
    */
   readonly onFundsEnded?: (event: FundsEnded) => void;
-  /** Start a new session this long before the current one expires. Default 10 minutes. */
+  /**
+   * The renew window: a session is due for renewal when less than `renewBeforeMs`
+   * (default 10 minutes) AND less than `renewFraction` of its duration (default 0.1) are
+   * left; the smaller of the two, so a short session is never due at birth. The next
+   * action of a due session renews it first (one prompt), or the app calls `renew()`.
+   */
   readonly renewBeforeMs?: number;
+  readonly renewFraction?: number;
   readonly clock?: () => number;
   readonly random?: (n: number) => Uint8Array;
 }
 
 const DEFAULT_STATEMENT =
   "Let this app act for me on Sesame, only within the permissions and limits below.";
+
+/** What a grant allows together with what a policy asks: each limit the larger one. */
+function union(grant: Grant, policy: SessionPolicy): SessionPolicy {
+  const scopes = SCOPES.filter((s) => grant.scopes.includes(s) || policy.scopes.includes(s));
+  const larger = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || b === null ? null : Math.max(a ?? 0, b ?? 0);
+  const limits: Partial<Record<Scope, ScopeLimit>> = {};
+  for (const s of scopes) {
+    const have = grant.scopes.includes(s) ? grant.limits[s] : undefined;
+    const want = policy.scopes.includes(s)
+      ? (policy.limits[s] ?? { total: null, perHour: null })
+      : undefined;
+    limits[s] =
+      have === undefined
+        ? (want as ScopeLimit)
+        : want === undefined
+          ? have
+          : { total: larger(have.total, want.total), perHour: larger(have.perHour, want.perHour) };
+  }
+  return {
+    scopes,
+    limits,
+    durationMs: Math.max(policy.durationMs, 1),
+    statement: policy.statement ?? grant.statement,
+    tipBudget: policy.tipBudget ?? grant.tipBudget,
+  };
+}
 
 function bytesToBase64(bytes: Uint8Array): string {
   let s = "";
@@ -113,7 +154,7 @@ function bytesToBase64(bytes: Uint8Array): string {
  * resuming costs none; revoking costs one (the wallet signs the revocation).
  */
 export class SessionManager {
-  #wallet: Wallet | undefined;
+  #wallet: Wallet | (() => Wallet) | undefined;
   readonly #clock: () => number;
   readonly #random: (n: number) => Uint8Array;
 
@@ -133,15 +174,27 @@ export class SessionManager {
   }
 
   connect(wallet: Wallet): void {
-    if (wallet.address !== this.options.walletAddress)
-      throw new Error("this wallet is not the session's wallet");
+    if (wallet.address !== this.options.walletAddress) {
+      throw new SesameClientError("WRONG_WALLET", {
+        expected: this.options.walletAddress,
+        actual: wallet.address,
+      });
+    }
     this.#wallet = wallet;
   }
 
-  #requireWallet(): Wallet {
-    if (this.#wallet === undefined)
-      throw new Error("connect the wallet first: this step needs its signature");
-    return this.#wallet;
+  /** Whether a wallet is attached, so a step that needs a prompt can ask for one. */
+  get canPrompt(): boolean {
+    return this.#wallet !== undefined;
+  }
+
+  #requireWallet(step: string): Wallet {
+    if (this.#wallet === undefined) throw new SesameClientError("WALLET_REQUIRED", { step });
+    if (typeof this.#wallet === "function") {
+      const opened = this.#wallet();
+      this.connect(opened);
+    }
+    return this.#wallet as Wallet;
   }
 
   /** The grant a policy would produce now, for the consent screen (no prompt, no keys kept). */
@@ -196,7 +249,7 @@ export class SessionManager {
    * grant with the node, then saves the session.
    */
   async confirm(prepared: PreparedSession): Promise<ActiveSession> {
-    const wallet = this.#requireWallet();
+    const wallet = this.#requireWallet("starting a session");
     const { store, api } = this.options;
     const { keyId, keys, grant, text, policy } = prepared;
     let signature: string;
@@ -225,6 +278,22 @@ export class SessionManager {
       await store.destroyKeys(keyId);
       throw e;
     }
+    // The replaced session stays live on the nodes until it expires or is revoked, and
+    // DMs may still be encrypted to it: its keys stay (for reading only) until then.
+    const now = this.#clock();
+    const retired: RetiredSession[] = (previous?.retired ?? []).filter((r) => r.keyId !== keyId);
+    if (
+      previous !== undefined &&
+      previous.keyId !== keyId &&
+      (previous.revokedAt === undefined || previous.revokedAt === null) &&
+      previous.expirationTime > now
+    ) {
+      retired.push({
+        keyId: previous.keyId,
+        grantId: previous.grantId,
+        expirationTime: previous.expirationTime,
+      });
+    }
     const record: SessionRecord = {
       keyId,
       grantId: grantIdOfText(text),
@@ -237,21 +306,34 @@ export class SessionManager {
       nextOrd: {},
       // What the replaced session signed but could not deliver yet stays queued: those are
       // complete signed messages, valid under their own grant, and need no key to be sent.
+      // The switch keeps the outbox as it is when written, not as it was read before the
+      // prompt: actions queued meanwhile stay queued.
       outbox: previous?.outbox ?? [],
+      retired,
     };
-    await store.putRecord(this.slot, record);
-    // The replaced session's keys are of no further use on this device.
-    if (previous !== undefined && previous.keyId !== keyId) {
+    if (previous === undefined) await store.putRecord(this.slot, record);
+    else await store.replaceSession(this.slot, record);
+    // A replaced session that already ended (expired, or revoked here) keeps nothing.
+    if (
+      previous !== undefined &&
+      previous.keyId !== keyId &&
+      !retired.some((r) => r.keyId === previous.keyId)
+    ) {
       await store.destroyKeys(previous.keyId);
     }
-    return { slot: this.slot, grantId: record.grantId, grant, keys, record };
+    await this.pruneRetired();
+    const saved = (await store.getRecord(this.slot)) ?? record;
+    return { slot: this.slot, grantId: record.grantId, grant, keys, record: saved };
   }
 
-  /** prepare + confirm: one wallet prompt. `onGrant` sees the exact text first. */
-  async start(policy: SessionPolicy, onGrant?: (text: string) => void): Promise<ActiveSession> {
+  /**
+   * prepare + confirm: one wallet prompt. `onGrant` sees the exact text first; if it
+   * throws (or rejects), nothing is signed and the fresh keys are destroyed.
+   */
+  async start(policy: SessionPolicy, onGrant?: GrantHook): Promise<ActiveSession> {
     const prepared = await this.prepare(policy);
     try {
-      onGrant?.(prepared.text);
+      await onGrant?.(prepared.text);
     } catch (e) {
       await this.discard(prepared);
       throw e;
@@ -280,6 +362,7 @@ export class SessionManager {
 
   /** The saved session of this app and wallet, with no prompt; undefined if none or revoked. */
   async resume(): Promise<ActiveSession | undefined> {
+    await this.pruneRetired();
     const record = await this.options.store.getRecord(this.slot);
     if (record === undefined || (record.revokedAt !== undefined && record.revokedAt !== null))
       return undefined;
@@ -294,10 +377,31 @@ export class SessionManager {
     };
   }
 
-  /** Does the saved session allow this policy for a while yet? */
+  /** How long before its expiry a session is due for renewal (see `renewBeforeMs`). */
+  renewWindowMs(grant: Pick<Grant, "notBefore" | "expirationTime">): number {
+    const before = this.options.renewBeforeMs ?? 10 * 60_000;
+    const fraction = this.options.renewFraction ?? 0.1;
+    return Math.min(before, fraction * (grant.expirationTime - grant.notBefore));
+  }
+
+  /** Is the session inside its renew window (or past its end)? */
+  renewalDue(session: ActiveSession): boolean {
+    const g = session.grant;
+    return g.expirationTime - this.renewWindowMs(g) <= this.#clock();
+  }
+
+  /**
+   * The session to act with: a due one is renewed first (one prompt) when a wallet is
+   * attached, else it is used as it is while it lasts.
+   */
+  async renewIfDue(session: ActiveSession, onGrant?: GrantHook) {
+    if (!this.renewalDue(session) || !this.canPrompt) return session;
+    return await this.renew(onGrant);
+  }
+
+  /** Does the saved session allow this policy for a while yet (outside its renew window)? */
   covers(session: ActiveSession, policy: SessionPolicy): boolean {
-    const renewBefore = this.options.renewBeforeMs ?? 10 * 60_000;
-    if (session.grant.expirationTime - renewBefore <= this.#clock()) return false;
+    if (this.renewalDue(session)) return false;
     return policy.scopes.every((scope) => {
       const have = session.grant.limits[scope];
       const want = policy.limits[scope] ?? { total: null, perHour: null };
@@ -307,17 +411,23 @@ export class SessionManager {
     });
   }
 
-  /** The current session if it covers `policy`, else a new one (one prompt). */
-  async ensure(policy: SessionPolicy, onGrant?: (text: string) => void): Promise<ActiveSession> {
+  /**
+   * The current session if it covers `policy`, else a new one (one prompt). The new grant
+   * asks for what `policy` needs on top of what the current one already allows (each
+   * limit the larger of the two), so adding a scope never takes another away.
+   */
+  async ensure(policy: SessionPolicy, onGrant?: GrantHook): Promise<ActiveSession> {
     const current = await this.resume();
     if (current !== undefined && this.covers(current, policy)) return current;
-    return await this.start(policy, onGrant);
+    const live =
+      current !== undefined && current.grant.expirationTime > this.#clock() ? current : undefined;
+    return await this.start(live === undefined ? policy : union(live.grant, policy), onGrant);
   }
 
   /** A fresh session with the same permissions and duration (one prompt). */
-  async renew(onGrant?: (text: string) => void): Promise<ActiveSession> {
+  async renew(onGrant?: GrantHook): Promise<ActiveSession> {
     const current = await this.resume();
-    if (current === undefined) throw new Error("no session to renew");
+    if (current === undefined) throw new SesameClientError("NOTHING_TO_RENEW", {});
     const g = current.grant;
     return await this.start(
       {
@@ -332,7 +442,7 @@ export class SessionManager {
   }
 
   async #revoke(target: Revocation["target"], compromisedSince: number | null) {
-    const wallet = this.#requireWallet();
+    const wallet = this.#requireWallet("revoking");
     const revocation = validateRevocation({
       version: 1,
       wallet: this.options.walletAddress,
@@ -361,6 +471,8 @@ export class SessionManager {
       await this.#endFunds(current);
       await this.#forget(current);
     }
+    // A replaced session of this device, still live until now: its keys die with it.
+    await this.pruneRetired([target]);
     return result;
   }
 
@@ -372,8 +484,11 @@ export class SessionManager {
     );
     const current = await this.options.store.getRecord(this.slot);
     if (current !== undefined) {
-      await this.#endFunds(current);
-      await this.#forget(current);
+      await this.pruneRetired((current.retired ?? []).map((r) => r.grantId));
+      if (current.revokedAt === undefined || current.revokedAt === null) {
+        await this.#endFunds(current);
+        await this.#forget(current);
+      }
     }
     return result;
   }
@@ -423,16 +538,79 @@ export class SessionManager {
       await this.#endFunds(record);
       await this.#forget(record);
     }
+    // A revocation of all sessions ends the replaced ones too: ask the node which ended.
+    if ((record?.retired ?? []).length > 0) {
+      try {
+        const listed = await this.options.api.sessions(this.options.walletAddress);
+        await this.readingKeys(listed);
+      } catch {
+        // Unreachable: they are pruned at the next inbox read, or when they expire.
+      }
+    }
   }
 
   /** Destroys the keys; keeps a tombstone so the next action says "revoked", not "none". */
   async #forget(record: SessionRecord): Promise<void> {
     await this.options.store.destroyKeys(record.keyId);
+    const latest = (await this.options.store.getRecord(this.slot)) ?? record;
     await this.options.store.putRecord(this.slot, {
       ...record,
+      retired: latest.retired ?? [],
       outbox: [],
       revokedAt: this.#clock(),
     });
+  }
+
+  /**
+   * Destroys the keys of replaced sessions that have ended: expired by this device's
+   * clock, or named in `ended` (revoked, or reported ended by a node). Keys die with the
+   * session: what was encrypted to them can no longer be read here.
+   */
+  async pruneRetired(ended: readonly string[] = []): Promise<void> {
+    const { store } = this.options;
+    const record = await store.getRecord(this.slot);
+    const retired = record?.retired ?? [];
+    if (retired.length === 0) return;
+    const now = this.#clock();
+    const gone = retired.filter((r) => r.expirationTime <= now || ended.includes(r.grantId));
+    if (gone.length === 0) return;
+    for (const r of gone) await store.destroyKeys(r.keyId);
+    await store.forgetRetired(
+      this.slot,
+      gone.map((r) => r.keyId),
+    );
+  }
+
+  /**
+   * Every key set this device may still read direct messages with: the current session's
+   * and those of replaced sessions that are still live. With `nodeSessions` (the wallet's
+   * sessions as a node lists them), replaced sessions the node says ended are pruned first.
+   */
+  async readingKeys(
+    nodeSessions?: readonly Pick<ServedSession, "grant" | "status">[],
+  ): Promise<{ readonly grantId: GrantId; readonly keys: SessionKeys }[]> {
+    if (nodeSessions !== undefined) {
+      await this.pruneRetired(
+        nodeSessions
+          .filter((s) => s.status === "revoked" || s.status === "expired")
+          .map((s) => s.grant),
+      );
+    } else {
+      await this.pruneRetired();
+    }
+    const record = await this.options.store.getRecord(this.slot);
+    if (record === undefined) return [];
+    const out: { grantId: GrantId; keys: SessionKeys }[] = [];
+    const live = record.revokedAt === undefined || record.revokedAt === null;
+    const all = [
+      ...(live ? [{ keyId: record.keyId, grantId: record.grantId }] : []),
+      ...(record.retired ?? []),
+    ];
+    for (const r of all) {
+      const keys = await this.options.store.loadKeys(r.keyId);
+      if (keys !== undefined) out.push({ grantId: r.grantId, keys });
+    }
+    return out;
   }
 
   /** Every session of this wallet, across apps and devices, as the node sees them. */

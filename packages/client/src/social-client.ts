@@ -9,9 +9,11 @@ import {
   type Ed25519Backend,
   type EncryptionPublicKey,
   ErrorCode,
+  isProtocolError,
   ProtocolError,
   requestSigningBytes,
   SCOPE_OF_KIND,
+  type Scope,
   type Signature,
   type SignedAction,
   toBase58,
@@ -24,26 +26,57 @@ import {
   type WalletAddress,
 } from "@sesame/protocol";
 import { type DmPlaintext, decryptDm, encryptDm } from "./dm.js";
+import { isTransient, SesameClientError } from "./errors.js";
 import type { SessionStore } from "./keys.js";
-import {
-  isUnavailable,
-  type NodeApi,
-  type Page,
-  type PageQuery,
-  type ServedAction,
-  type ServedPost,
-  type StreamEvent,
+import type {
+  ItemResult,
+  NodeApi,
+  Page,
+  PageQuery,
+  ServedAction,
+  ServedPost,
+  StreamEvent,
 } from "./node-api.js";
 import type { ActiveSession, SessionManager } from "./session-manager.js";
 
 export type SendResult =
   | { readonly status: "accepted"; readonly id: ActionId; readonly duplicate: boolean }
-  /** The node is unreachable: the action is signed and queued, and goes out when it returns. */
-  | { readonly status: "queued"; readonly id: ActionId };
+  /**
+   * Signed and kept in the outbox, sent again later (with backoff, or on `flush()`): the
+   * node is unreachable or busy, a proxy answered (408/429/5xx), or the node held it back
+   * as over the hourly rate (4003: valid, accepted once the hour allows). `error` says
+   * which; undefined when the answer had not come yet.
+   */
+  | { readonly status: "queued"; readonly id: ActionId; readonly error?: Error };
+
+/** How an action left (or stayed in) the outbox. */
+type Outcome =
+  | { readonly kind: "accepted"; readonly duplicate: boolean }
+  | { readonly kind: "refused"; readonly error: Error }
+  | { readonly kind: "held"; readonly error: Error };
+
+export interface RetryOptions {
+  /** First delay after a transient failure; doubles each time. Default 1 s. */
+  readonly baseMs?: number;
+  /** Longest delay between retries. Default 60 s. */
+  readonly maxMs?: number;
+  /** Delay while an action is held back as over the hourly rate. Default 60 s (the
+   * node's rate window moves by the minute). */
+  readonly rateMs?: number;
+}
 
 /** At most this many actions, and about this many bytes of JSON, per request. */
 const BATCH_ITEMS = 100;
 const BATCH_BYTES = 256 * 1024;
+
+/** A node's per-action answers as outcomes: OVER_RATE and transient codes are held back. */
+function toOutcomes(results: readonly ItemResult[]): Outcome[] {
+  return results.map((r) => {
+    if (r.ok) return { kind: "accepted", duplicate: r.duplicate };
+    const error = new ProtocolError(r.error.code, r.error.context as never);
+    return isTransient(error) ? { kind: "held", error } : { kind: "refused", error };
+  });
+}
 
 /** Takes the next batch off the front of `outbox`: at least one action, in order. */
 function takeBatch(outbox: SignedAction[]): SignedAction[] {
@@ -57,14 +90,10 @@ function takeBatch(outbox: SignedAction[]): SignedAction[] {
   return outbox.splice(0, n);
 }
 
-/** Refusals of a whole request that say "later", not "never". */
-function isTransient(e: unknown): boolean {
-  return (
-    e instanceof ProtocolError &&
-    (e.code === ErrorCode.TOO_MANY_REQUESTS ||
-      e.code === ErrorCode.REQUEST_TIMEOUT ||
-      e.code === ErrorCode.INTERNAL)
-  );
+/** A refusal of a whole request as the refusal of one action. */
+function asFinal(e: unknown): Error {
+  if (e instanceof ProtocolError || e instanceof SesameClientError) return e;
+  throw e;
 }
 
 export interface SocialClientOptions {
@@ -75,6 +104,17 @@ export interface SocialClientOptions {
   readonly backend: Ed25519Backend;
   readonly context: VerifyContext;
   readonly clock?: () => number;
+  /**
+   * Renew a session in its renew window before the next action (one prompt), when the
+   * manager has a wallet. Default true.
+   */
+  readonly autoRenew?: boolean;
+  /** Told when an automatic renewal failed (the current session is used while it lasts). */
+  readonly onRenewError?: (error: unknown) => void;
+  /** Automatic retries of what stays queued; false: only `flush()` sends it. */
+  readonly retry?: RetryOptions | false;
+  /** Told of actions refused for good that no `act()` call was waiting on (queued earlier). */
+  readonly onRefused?: (action: SignedAction, error: Error) => void;
 }
 
 export interface Verified<T> {
@@ -102,7 +142,17 @@ export class SocialClient {
   readonly #grants = new Map<string, Promise<VerifiedGrant>>();
   readonly #clock: () => number;
   #flushChain: Promise<void> = Promise.resolve();
-  readonly #outcomes = new Map<string, "accepted" | "duplicate" | ProtocolError>();
+  /** Answers for the actions an `act()` call is waiting on, and only those. */
+  readonly #outcomes = new Map<string, Outcome | undefined>();
+  /** Sessions whose counters were checked against the node since this client started. */
+  readonly #synced = new Set<string>();
+  readonly #renewFailed = new Set<string>();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryAttempt = 0;
+  #heldBy: Error | undefined;
+  #renewing: Promise<ActiveSession> | undefined;
+  /** Sessions this client already replaced: a late reader of the old one does not renew again. */
+  readonly #renewedFrom = new Set<string>();
 
   constructor(private readonly options: SocialClientOptions) {
     this.#clock = options.clock ?? Date.now;
@@ -133,13 +183,92 @@ export class SocialClient {
     }
   }
 
+  /** Why the last flush left actions in the outbox (undefined when it emptied it). */
+  get heldBy(): Error | undefined {
+    return this.#heldBy;
+  }
+
+  /** How many `act()` calls are waiting for their answer right now. */
+  get pendingAnswers(): number {
+    return this.#outcomes.size;
+  }
+
+  /** Stops automatic retries (what is queued stays queued). */
+  close(): void {
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  /** The session to act with: renewed first when due and a wallet can be asked (one prompt). */
+  async #actingSession(): Promise<ActiveSession> {
+    const { manager } = this.options;
+    const auto = this.options.autoRenew !== false && manager.canPrompt;
+    if (auto) {
+      const status = await manager.status();
+      const current =
+        status.state === "active" || status.state === "expired" ? status.session : undefined;
+      if (
+        current !== undefined &&
+        manager.renewalDue(current) &&
+        !this.#renewFailed.has(current.grantId) &&
+        !this.#renewedFrom.has(current.grantId)
+      ) {
+        // Actions racing into the window share one renewal: one prompt, not one each.
+        this.#renewing ??= manager
+          .renew()
+          .then((renewed) => {
+            this.#renewedFrom.add(current.grantId);
+            return renewed;
+          })
+          .finally(() => {
+            this.#renewing = undefined;
+          });
+        try {
+          return await this.#renewing;
+        } catch (e) {
+          // Declined or failed: not asked again by this client for this session.
+          if (!this.#renewFailed.has(current.grantId)) {
+            this.#renewFailed.add(current.grantId);
+            this.options.onRenewError?.(e);
+          }
+        }
+      }
+    }
+    return await this.session();
+  }
+
+  /**
+   * Lifts this device's counters above what the node already holds for the session, once
+   * per session per client: a keystore restored from a backup (or copied from another
+   * device) would otherwise sign a used sequence number or ordinal, an equivocation that
+   * ends the session everywhere. Unreachable: skipped for now, tried again next time.
+   */
+  async #syncCounters(session: ActiveSession): Promise<void> {
+    if (this.#synced.has(session.grantId)) return;
+    let listed: Awaited<ReturnType<NodeApi["sessions"]>>;
+    try {
+      listed = await this.options.api.sessions(session.grant.wallet);
+    } catch {
+      return;
+    }
+    const mine = listed.find((s) => s.grant === session.grantId);
+    if (mine?.maxSeq !== undefined) {
+      await this.options.store.raise(session.slot, session.grantId, {
+        maxSeq: mine.maxSeq,
+        maxOrd: (mine.maxOrd ?? {}) as Partial<Record<Scope, number>>,
+      });
+    }
+    this.#synced.add(session.grantId);
+  }
+
   /** Signs one action with the session key and sends it (queued if the node is down). */
   async act<K extends ActionKind>(kind: K, body: BodyOfKind[K]): Promise<SendResult> {
-    const session = await this.session();
+    const session = await this.#actingSession();
     const { store } = this.options;
     const scope = SCOPE_OF_KIND[kind];
     if (!session.grant.scopes.includes(scope))
       throw new ProtocolError(ErrorCode.SCOPE_NOT_GRANTED, { scope });
+    await this.#syncCounters(session);
     // Durable before signing: a crash after this line can skip numbers, never reuse them.
     const { seq, ord } = await store.reserve(session.slot, scope);
     const payload = {
@@ -155,12 +284,45 @@ export class SocialClient {
     // Durable before sending: a crash now leaves it in the outbox, sent on the next flush.
     await store.enqueue(session.slot, { payload, signature });
     const id = actionIdOf(payload);
-    await this.flush();
-    const outcome = this.#outcomes.get(signature);
-    this.#outcomes.delete(signature);
+    this.#outcomes.set(signature, undefined);
+    let outcome: Outcome | undefined;
+    try {
+      await this.flush();
+      outcome = this.#outcomes.get(signature);
+    } finally {
+      this.#outcomes.delete(signature);
+    }
     if (outcome === undefined) return { status: "queued", id };
-    if (outcome instanceof ProtocolError) throw outcome;
-    return { status: "accepted", id, duplicate: outcome === "duplicate" };
+    if (outcome.kind === "held") return { status: "queued", id, error: outcome.error };
+    if (outcome.kind === "refused") throw outcome.error;
+    return { status: "accepted", id, duplicate: outcome.duplicate };
+  }
+
+  #record(action: SignedAction, outcome: Outcome): void {
+    if (this.#outcomes.has(action.signature)) this.#outcomes.set(action.signature, outcome);
+    else if (outcome.kind === "refused") this.options.onRefused?.(action, outcome.error);
+  }
+
+  /** Tries the outbox again later: backoff for failures, the rate delay for 4003. */
+  #scheduleRetry(why: Error): void {
+    const retry = this.options.retry;
+    if (retry === false || this.#retryTimer !== undefined) return;
+    const base = retry?.baseMs ?? 1_000;
+    const max = retry?.maxMs ?? 60_000;
+    let delay = isProtocolError(why, ErrorCode.OVER_RATE)
+      ? (retry?.rateMs ?? 60_000)
+      : Math.min(max, base * 2 ** Math.min(this.#retryAttempt++, 30));
+    const after = isProtocolError(why, ErrorCode.TOO_MANY_REQUESTS)
+      ? why.context.retryAfterMs
+      : why instanceof SesameClientError && why.reason === "HTTP_STATUS"
+        ? (why as SesameClientError<"HTTP_STATUS">).context.retryAfterMs
+        : null;
+    if (after !== null && after > delay) delay = Math.min(after, 3_600_000);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.flush().catch(() => {});
+    }, delay);
+    (this.#retryTimer as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -184,48 +346,55 @@ export class SocialClient {
     let done = 0;
     const outbox = [...session.record.outbox];
     let revoked = false;
+    let held: Error | undefined;
     while (outbox.length > 0) {
       const batch = takeBatch(outbox);
-      let results: Awaited<ReturnType<NodeApi["postActions"]>>;
+      let outcomes: Outcome[];
       try {
-        results = await api.postActions(batch);
+        outcomes = toOutcomes(await api.postActions(batch));
       } catch (e) {
-        // Unreachable, busy or timed out: everything left stays queued, in order.
-        if (isUnavailable(e) || isTransient(e)) return done;
+        if (isTransient(e)) {
+          // Unreachable, busy or timed out: everything left stays queued, in order.
+          held = e as Error;
+          for (const a of [...batch, ...outbox]) this.#record(a, { kind: "held", error: held });
+          break;
+        }
         // Refused as a whole (too large, malformed): send one by one, so one bad action
         // is refused alone instead of blocking the queue for ever.
-        if (!(e instanceof ProtocolError) || batch.length === 1) {
-          if (!(e instanceof ProtocolError)) throw e;
-          results = [{ ok: false, error: e.toJSON() }];
+        if (batch.length === 1) {
+          outcomes = [{ kind: "refused", error: asFinal(e) }];
         } else {
           outbox.unshift(...batch.slice(1));
           batch.length = 1;
           try {
-            results = await api.postActions(batch);
+            outcomes = toOutcomes(await api.postActions(batch));
           } catch (single) {
-            if (isUnavailable(single) || isTransient(single)) return done;
-            if (!(single instanceof ProtocolError)) throw single;
-            results = [{ ok: false, error: single.toJSON() }];
+            if (isTransient(single)) {
+              held = single as Error;
+              for (const a of [...batch, ...outbox]) this.#record(a, { kind: "held", error: held });
+              break;
+            }
+            outcomes = [{ kind: "refused", error: asFinal(single) }];
           }
         }
       }
       for (const [i, action] of batch.entries()) {
-        const r = results[i];
-        if (r === undefined) continue;
+        const outcome = outcomes[i];
+        if (outcome === undefined) continue;
+        this.#record(action, outcome);
+        // Held back (over the hourly rate, or a transient failure of this one action): it
+        // stays in the outbox and is tried again later.
+        if (outcome.kind === "held") {
+          held = outcome.error;
+          continue;
+        }
         // Accepted, a duplicate, or refused for good (revoked, over a cap): out of the outbox.
-        this.#outcomes.set(
-          action.signature,
-          r.ok
-            ? r.duplicate
-              ? "duplicate"
-              : "accepted"
-            : new ProtocolError(r.error.code, r.error.context as never),
-        );
         await store.dequeue(session.slot, action.signature);
         done++;
         if (
-          !r.ok &&
-          (r.error.code === ErrorCode.SESSION_REVOKED || r.error.code === ErrorCode.EQUIVOCATION)
+          outcome.kind === "refused" &&
+          (isProtocolError(outcome.error, ErrorCode.SESSION_REVOKED) ||
+            isProtocolError(outcome.error, ErrorCode.EQUIVOCATION))
         ) {
           revoked = true;
         }
@@ -234,6 +403,9 @@ export class SocialClient {
     // Revoked on another device (or cut off for equivocation): destroy the keys here too,
     // so what was encrypted to them can no longer be read on this device either.
     if (revoked) await this.options.manager.forgetRevoked();
+    this.#heldBy = revoked ? undefined : held;
+    if (held !== undefined && !revoked) this.#scheduleRetry(held);
+    else this.#retryAttempt = 0;
     return done;
   }
 
@@ -335,7 +507,8 @@ export class SocialClient {
    * this wallet's own live `dm` sessions (so its other devices can read what it sent).
    */
   async sendDm(to: string, text: string): Promise<SendResult> {
-    const session = await this.session();
+    // Renewed first if due, so the sender's copy goes to the session that signs it.
+    const session = await this.#actingSession();
     const from = session.grant.wallet;
     // The node only says which sessions exist; each key is taken from a grant whose
     // wallet signature this client verified itself, so a node cannot slip in its own key.
@@ -368,9 +541,20 @@ export class SocialClient {
     return await this.act("dm", body);
   }
 
-  /** This wallet's direct messages, decrypted with this session's key, newest first. */
+  /**
+   * This wallet's direct messages, newest first, decrypted with every key this device
+   * still holds for a live session: the current one, and replaced sessions (renewed) that
+   * have not ended yet. Keys of sessions that ended are destroyed first.
+   */
   async inbox(q?: PageQuery): Promise<Verified<ReadDm>> {
     const session = await this.session();
+    let listed: Awaited<ReturnType<NodeApi["sessions"]>> | undefined;
+    try {
+      listed = await this.options.api.sessions(session.grant.wallet);
+    } catch {
+      listed = undefined;
+    }
+    const readers = await this.options.manager.readingKeys(listed);
     const page = await this.options.api.inbox(
       session.grant.wallet,
       async (method, path) => {
@@ -385,8 +569,13 @@ export class SocialClient {
     for (const a of verified.items) {
       const p = a.payload as ActionPayload & { kind: "dm" };
       let message: DmPlaintext | undefined;
+      const body = p.body as DmBody;
+      const reader = readers.find((r) => body.copies.some((c) => c.key === r.keys.encryptionKey));
       try {
-        message = await decryptDm(a.wallet as WalletAddress, p.body as DmBody, session.keys);
+        message =
+          reader === undefined
+            ? undefined
+            : await decryptDm(a.wallet as WalletAddress, body, reader.keys);
       } catch {
         // A copy for this key that does not open (the sender made it badly or bound it to
         // another message): unreadable, but it must not hide the rest of the inbox.

@@ -175,6 +175,83 @@ describe("direct messages, end to end", () => {
     expect((await bob.social.inbox()).items.find((m) => m.id === sent.id)?.message).toBeUndefined();
   });
 
+  it("DM to a replaced session: after a renewal it is still read with the kept key until that session is revoked, then by nobody", async () => {
+    const bobKeystore = join(mkdtempSync(join(tmpdir(), "sesame-dm-renew-")), "ks.json");
+    const alice = testClient(node.url);
+    const bob = testClient(node.url, { store: new FileSessionStore(bobKeystore, "bob") });
+    await alice.manager.start(DM);
+    const a = await bob.manager.start(DM);
+    const toA = await alice.social.sendDm(bob.address, "sent while A was bob's only session");
+    if (toA.status !== "accepted") throw new Error("not accepted");
+
+    const b = await bob.manager.renew();
+    expect(bob.prompts()).toBe(2);
+    // A is still live on the node, so alice's next message goes to A and B alike.
+    const toBoth = await alice.social.sendDm(bob.address, "sent after the renewal");
+    if (toBoth.status !== "accepted") throw new Error("not accepted");
+    const both = dmBodyOf(await storedDm(bob, toBoth.id)).copies.map((c) => c.key);
+    expect(both).toEqual(expect.arrayContaining([a.grant.encryptionKey, b.grant.encryptionKey]));
+
+    const before = await bob.social.inbox();
+    expect(before.items.find((m) => m.id === toA.id)?.message?.text).toBe(
+      "sent while A was bob's only session",
+    );
+    expect(before.items.find((m) => m.id === toBoth.id)?.message?.text).toBe(
+      "sent after the renewal",
+    );
+    // After a reload (a new client on the same keystore file) too.
+    const reloaded = testClient(node.url, {
+      store: new FileSessionStore(bobKeystore, "bob"),
+      wallet: { path: bob.walletPath, address: bob.address },
+    });
+    expect((await reloaded.social.inbox()).items.find((m) => m.id === toA.id)?.message?.text).toBe(
+      "sent while A was bob's only session",
+    );
+
+    // A ends (revoked, one prompt): its keys die with it, here and in the file.
+    await bob.manager.revoke(a.grantId);
+    expect(await bob.store.loadKeys(a.record.keyId)).toBeUndefined();
+    const file = JSON.parse(readFileSync(bobKeystore, "utf8")) as { keys: Record<string, unknown> };
+    expect(Object.keys(file.keys)).toEqual([b.record.keyId]);
+    const after = await bob.social.inbox();
+    expect(after.items.find((m) => m.id === toA.id)?.message).toBeUndefined();
+    // The message sent to both is still read, with B's key.
+    expect(after.items.find((m) => m.id === toBoth.id)?.message?.text).toBe(
+      "sent after the renewal",
+    );
+    expect(await decryptDm(alice.address, dmBodyOf(await storedDm(bob, toA.id)), b.keys)).toBe(
+      undefined,
+    );
+  });
+
+  it("DM to a replaced session: readable until that session expires, then its key is destroyed", async () => {
+    let now = Date.now();
+    const alice = testClient(node.url);
+    const bob = testClient(node.url, { clock: () => now });
+    await alice.manager.start(DM);
+    const a = await bob.manager.start(policy(["dm"], {}, 3_600_000));
+    const toA = await alice.social.sendDm(bob.address, "only A can read this one");
+    if (toA.status !== "accepted") throw new Error("not accepted");
+    try {
+      now += 30 * 60_000;
+      node.offset = 30 * 60_000;
+      const b = await bob.manager.renew();
+      expect((await bob.social.inbox()).items.find((m) => m.id === toA.id)?.message?.text).toBe(
+        "only A can read this one",
+      );
+      // A's hour is over; B (started half an hour later) is still live.
+      now = a.grant.expirationTime + 1_000;
+      node.offset = now - Date.now();
+      const inbox = await bob.social.inbox();
+      expect(inbox.items.find((m) => m.id === toA.id)?.message).toBeUndefined();
+      expect(await bob.store.loadKeys(a.record.keyId)).toBeUndefined();
+      expect((await bob.store.getRecord(b.slot))?.retired).toEqual([]);
+      expect(await bob.store.loadKeys(b.record.keyId)).toBeDefined();
+    } finally {
+      node.offset = 0;
+    }
+  });
+
   it("DM ephemeral secrets are wiped after encryption, so the sender keeps no way to decrypt", async () => {
     const handed: Uint8Array[] = [];
     const random = (n: number) => {
@@ -273,6 +350,8 @@ describe.each<TestEngine>(["postgres", "pglite"])("DM storage on %s", (engine) =
       for (const form of [
         secret,
         ...secret.split(" ").filter((w) => w.length >= 5), // any distinctive word
+        // every substring of 6 characters (shorter ones occur by chance in base64)
+        ...Array.from({ length: secret.length - 5 }, (_, i) => secret.slice(i, i + 6)),
         Buffer.from(bytes).toString("base64"),
         Buffer.from(bytes).toString("base64url"),
         Buffer.from(bytes).toString("hex"),

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { scryptSync } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes, scryptSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { fromBase58, toBase58, utf8 } from "@sesame/protocol";
@@ -30,7 +30,7 @@ function unseal(path: string, keyId: string, passphrase: string): Uint8Array {
     N: file.kdf.N,
     r: file.kdf.r,
     p: file.kdf.p,
-    maxmem: 64 * 1024 * 1024,
+    maxmem: 256 * 1024 * 1024,
   });
   const raw = Buffer.from(file.keys[keyId]?.sealed ?? "", "base64");
   return xchacha20poly1305(new Uint8Array(key), raw.subarray(0, 24), utf8(keyId)).decrypt(
@@ -174,5 +174,78 @@ describe("FileSessionStore (encrypted keystore file)", () => {
     await store.destroyKeys(keyId);
     expect(await store.loadKeys(keyId)).toBeUndefined();
     expect(readFileSync(path, "utf8")).not.toContain(sealed as string);
+  });
+
+  it("new keystores use scrypt N=2^17, r=8, p=1; a keystore made with the earlier N=2^15 still opens and keeps its parameters", async () => {
+    const fresh = keystorePath();
+    await new FileSessionStore(fresh, PASSPHRASE).generateKeys();
+    expect((JSON.parse(readFileSync(fresh, "utf8")) as RawFile).kdf).toMatchObject({
+      name: "scrypt",
+      N: 131072,
+      r: 8,
+      p: 1,
+    });
+
+    // An older file, written as the previous release wrote it (N = 2^15).
+    const old = keystorePath();
+    mkdirSync(dirname(old), { recursive: true, mode: 0o700 });
+    const salt = randomBytes(16);
+    const key = new Uint8Array(
+      scryptSync(PASSPHRASE, salt, 32, { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }),
+    );
+    const seal = (plaintext: Uint8Array, aad: Uint8Array) => {
+      const nonce = randomBytes(24);
+      return Buffer.concat([nonce, xchacha20poly1305(key, nonce, aad).encrypt(plaintext)]).toString(
+        "base64",
+      );
+    };
+    const seed = randomBytes(32);
+    const dh = randomBytes(32);
+    const sessionKey = toBase58(ed25519.getPublicKey(seed));
+    writeFileSync(
+      old,
+      JSON.stringify({
+        version: 1,
+        kdf: { name: "scrypt", N: 32768, r: 8, p: 1, salt: salt.toString("base64") },
+        check: seal(utf8("sesame keystore v1"), utf8("sesame/1/keystore-check")),
+        keys: {
+          [sessionKey]: {
+            sessionKey,
+            encryptionKey: toBase58(x25519.getPublicKey(dh)),
+            sealed: seal(new Uint8Array([...seed, ...dh]), utf8(sessionKey)),
+          },
+        },
+        records: {},
+      }),
+      { mode: 0o600 },
+    );
+    const store = new FileSessionStore(old, PASSPHRASE);
+    const keys = await store.loadKeys(sessionKey);
+    const message = utf8("signed with a key from an old keystore");
+    expect(
+      ed25519.verify(
+        (await keys?.sign(message)) as Uint8Array,
+        message,
+        fromBase58(sessionKey, "sessionKey"),
+      ),
+    ).toBe(true);
+    await store.generateKeys(); // rewrites the file
+    const rewritten = JSON.parse(readFileSync(old, "utf8")) as RawFile;
+    expect(rewritten.kdf.N).toBe(32768);
+    expect(Object.keys(rewritten.keys).length).toBe(2);
+    await expect(new FileSessionStore(old, "wrong").loadKeys(sessionKey)).rejects.toBeInstanceOf(
+      KeystorePassphraseError,
+    );
+  });
+
+  it("refuses KDF parameters a crafted file could use to exhaust memory", async () => {
+    const path = keystorePath();
+    const store = new FileSessionStore(path, PASSPHRASE);
+    const { keyId } = await store.generateKeys();
+    const file = JSON.parse(readFileSync(path, "utf8")) as RawFile;
+    writeFileSync(path, JSON.stringify({ ...file, kdf: { ...file.kdf, N: 2 ** 24 } }));
+    await expect(new FileSessionStore(path, PASSPHRASE).loadKeys(keyId)).rejects.toThrow(
+      /KDF parameters/,
+    );
   });
 });

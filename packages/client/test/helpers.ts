@@ -31,6 +31,7 @@ import {
   type SessionPolicy,
   type SessionStore,
   SocialClient,
+  type SocialClientOptions,
 } from "../src/index.js";
 import { createKeypairFile, keypairWallet } from "../src/node.js";
 
@@ -206,6 +207,10 @@ export interface TestClientOptions {
   readonly app?: AppIdentity;
   readonly api?: NodeApi;
   readonly clock?: () => number;
+  readonly renewBeforeMs?: number;
+  readonly retry?: SocialClientOptions["retry"];
+  readonly onRenewError?: (e: unknown) => void;
+  readonly onRefused?: SocialClientOptions["onRefused"];
 }
 
 export function testClient(url: string, options: TestClientOptions = {}): TestClient {
@@ -223,6 +228,7 @@ export function testClient(url: string, options: TestClientOptions = {}): TestCl
       wallet,
       app: identity,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.renewBeforeMs === undefined ? {} : { renewBeforeMs: options.renewBeforeMs }),
     });
     const social = new SocialClient({
       manager,
@@ -231,6 +237,9 @@ export function testClient(url: string, options: TestClientOptions = {}): TestCl
       backend: nodeEd25519(),
       context: CONTEXT,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+      ...(options.onRenewError === undefined ? {} : { onRenewError: options.onRenewError }),
+      ...(options.onRefused === undefined ? {} : { onRefused: options.onRefused }),
     });
     return {
       address,

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { SignedAction } from "@sesame/protocol";
 import { sql } from "kysely";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { NodeApi } from "../src/index.js";
-import { FileSessionStore } from "../src/node.js";
+import { FileSessionStore, keypairWallet } from "../src/node.js";
 import {
   policy,
   removeDir,
@@ -138,5 +138,42 @@ describe("offline queue", () => {
     expect((await c.social.post("first of the new session")).status).toBe("accepted");
     const used = Object.fromEntries((await c.manager.list()).map((s) => [s.grant, s.used]));
     expect(used).toEqual({ [old.grantId]: { post: 1 }, [renewed.grantId]: { post: 1 } });
+  });
+
+  it("an action queued while the wallet is being asked to renew is not lost when the new session is saved", async () => {
+    const node = await startTestNode();
+    nodes.push(node);
+    let down = false;
+    const api = new NodeApi(node.url, async (input, init) => {
+      if (down && String(input).endsWith("/v1/actions")) throw new TypeError("fetch failed");
+      return await fetch(input, init);
+    });
+    const c = testClient(node.url, { api, retry: false });
+    const old = await c.manager.start(policy(["post"]));
+    // A wallet that waits for the person: the renewal is pending until `approve()`.
+    let approve: (() => void) | undefined;
+    const signed = keypairWallet(c.walletPath);
+    c.manager.connect({
+      ...signed,
+      signMessage: async (m) => {
+        await new Promise<void>((resolve) => {
+          approve = resolve;
+        });
+        return await signed.signMessage(m);
+      },
+    });
+    const renewing = c.manager.renew();
+    await vi.waitFor(() => expect(approve).not.toBe(undefined));
+    down = true;
+    const queued = await c.social.post("queued while the wallet dialog is open");
+    expect(queued.status).toBe("queued");
+    approve?.();
+    const renewed = await renewing;
+    expect((await c.store.getRecord(renewed.slot))?.outbox.map((a) => a.payload.grant)).toEqual([
+      old.grantId,
+    ]);
+    down = false;
+    expect(await c.social.flush()).toBe(1);
+    expect(await rowCount(node, old.grantId)).toBe(1);
   });
 });

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCode, isProtocolError, ProtocolError } from "@sesame/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IndexedDbSessionStore, type SessionStore } from "../src/index.js";
+import {
+  IndexedDbSessionStore,
+  isClientError,
+  type SesameClientError,
+  SessionManager,
+  type SessionStore,
+} from "../src/index.js";
 import { FileSessionStore } from "../src/node.js";
 import {
   app,
@@ -96,8 +102,16 @@ describe("wallet prompts: one per session, none per action", () => {
     expect(renewed.grantId).not.toBe(first.grantId);
     expect(renewed.grant.scopes).toEqual(first.grant.scopes);
     expect(renewed.grant.limits).toEqual(first.grant.limits);
-    // The replaced session's keys are gone from this device.
-    expect(await c.store.loadKeys(first.record.keyId)).toBeUndefined();
+    // The replaced session is still live on the node: its keys stay, for reading only,
+    // until it ends (dm.test.ts reads a DM sent to it); actions are signed by the new one.
+    expect(await c.store.loadKeys(first.record.keyId)).toBeDefined();
+    expect(renewed.record.retired).toEqual([
+      {
+        keyId: first.record.keyId,
+        grantId: first.grantId,
+        expirationTime: first.grant.expirationTime,
+      },
+    ]);
     expect((await c.social.post("new session")).status).toBe("accepted");
     expect(c.prompts()).toBe(2);
     const used = Object.fromEntries((await c.manager.list()).map((s) => [s.grant, s.used]));
@@ -198,6 +212,143 @@ describe("wallet prompts: one per session, none per action", () => {
   });
 });
 
+describe("renewal before expiry", () => {
+  it("the renew window is the smaller of renewBeforeMs and renewFraction of the duration", async () => {
+    let now = Date.now();
+    const c = testClient(node.url, { clock: () => now });
+    const long = await c.manager.start(policy(["post"], {}, 24 * 3_600_000));
+    // 24 h: 10 % is 2.4 h, 10 minutes is smaller.
+    expect(c.manager.renewWindowMs(long.grant)).toBe(10 * 60_000);
+    const short = { notBefore: 0, expirationTime: 5 * 60_000 };
+    // 5 minutes: 10 % is 30 s, so a short session is not due the moment it starts.
+    expect(c.manager.renewWindowMs(short)).toBe(30_000);
+    expect(c.manager.renewalDue(long)).toBe(false);
+    now = long.grant.expirationTime - 10 * 60_000 + 1;
+    expect(c.manager.renewalDue(long)).toBe(true);
+  });
+
+  it("the next action in the renew window renews first: ONE prompt, same scopes and limits, then no more", async () => {
+    let now = Date.now();
+    const c = testClient(node.url, { clock: () => now, renewBeforeMs: 5 * 60_000 });
+    const first = await c.manager.start(
+      policy(["post", "react"], { post: { total: 50, perHour: 20 } }, 3_600_000),
+    );
+    expect((await c.social.post("early")).status).toBe("accepted");
+    expect(c.prompts()).toBe(1);
+    // 57 minutes later: 3 minutes left, inside the 5-minute window.
+    now += 57 * 60_000;
+    node.offset = 57 * 60_000;
+    try {
+      expect((await c.social.post("renews first")).status).toBe("accepted");
+      expect(c.prompts()).toBe(2);
+      const current = await c.manager.resume();
+      expect(current?.grantId).not.toBe(first.grantId);
+      expect(current?.grant.scopes).toEqual(first.grant.scopes);
+      expect(current?.grant.limits).toEqual(first.grant.limits);
+      expect(current?.grant.expirationTime).toBe(now + 3_600_000);
+      for (let i = 0; i < 5; i++) await c.social.post(`after renewal ${i}`);
+      expect(c.prompts()).toBe(2);
+      const used = Object.fromEntries((await c.manager.list()).map((s) => [s.grant, s.used]));
+      expect(used).toEqual({
+        [first.grantId]: { post: 1 },
+        [current?.grantId as string]: { post: 6 },
+      });
+    } finally {
+      node.offset = 0;
+    }
+  });
+
+  it("five actions racing into the renew window share ONE renewal prompt", async () => {
+    let now = Date.now();
+    const c = testClient(node.url, { clock: () => now });
+    const first = await c.manager.start(policy(["post"], {}, 3_600_000));
+    now += 56 * 60_000;
+    node.offset = 56 * 60_000;
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => c.social.post(`racing ${i}`)),
+      );
+      console.log(
+        "DEBUG",
+        results.map((r) => (r.status === "queued" ? String(r.error) : r.status)),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(5).fill("accepted"));
+      expect(c.prompts()).toBe(2);
+      const sessions = await c.manager.list();
+      expect(sessions.length).toBe(2);
+      const renewed = sessions.find((s) => s.grant !== first.grantId);
+      expect(renewed?.used).toEqual({ post: 5 });
+    } finally {
+      node.offset = 0;
+    }
+  });
+
+  it("a declined renewal is not asked again by the same client; the session acts until it ends", async () => {
+    let now = Date.now();
+    const c = testClient(node.url, { clock: () => now });
+    const first = await c.manager.start(policy(["post"], {}, 3_600_000));
+    const errors: unknown[] = [];
+    const wallet = {
+      address: c.address,
+      signMessage: async () => {
+        throw new Error("the person declined");
+      },
+      signTransactions: async () => {
+        throw new Error("the person declined");
+      },
+    };
+    const declining = testClient(node.url, {
+      wallet: { path: c.walletPath, address: c.address },
+      store: c.store,
+      clock: () => now,
+      onRenewError: (e) => errors.push(e),
+    });
+    declining.manager.connect(wallet);
+    now += 55 * 60_000;
+    node.offset = 55 * 60_000;
+    try {
+      expect((await declining.social.post("one")).status).toBe("accepted");
+      expect((await declining.social.post("two")).status).toBe("accepted");
+      expect(errors.length).toBe(1);
+      expect((await declining.manager.resume())?.grantId).toBe(first.grantId);
+    } finally {
+      node.offset = 0;
+    }
+  });
+
+  it("renew() with no session: a typed client error (NOTHING_TO_RENEW); renew without a wallet: WALLET_REQUIRED", async () => {
+    const c = testClient(node.url);
+    const e = await c.manager.renew().catch((x: unknown) => x);
+    expect(isClientError(e, "NOTHING_TO_RENEW")).toBe(true);
+    await c.manager.start(policy(["post"]));
+    const bare = new SessionManager({
+      store: c.store,
+      api: c.api,
+      app: app("test device"),
+      walletAddress: c.address,
+    });
+    const w = await bare.renew().catch((x: unknown) => x);
+    expect(isClientError(w, "WALLET_REQUIRED")).toBe(true);
+    expect((w as SesameClientError<"WALLET_REQUIRED">).context.step).toBe("starting a session");
+  });
+
+  it("ensure() for a scope the grant lacks: one prompt, and the new grant keeps what the old one allowed", async () => {
+    const c = testClient(node.url);
+    await c.manager.start(policy(["post", "react"], { post: { total: 100, perHour: 50 } }));
+    const more = await c.manager.ensure(policy(["follow"], { follow: { total: 5 } }));
+    expect(c.prompts()).toBe(2);
+    expect(more.grant.scopes).toEqual(["post", "react", "follow"]);
+    expect(more.grant.limits.post).toEqual({ total: 100, perHour: 50 });
+    expect(more.grant.limits.follow).toEqual({ total: 5, perHour: null });
+    expect((await c.social.follow(c.address)).status).toBe("accepted");
+    expect((await c.social.post("still allowed")).status).toBe("accepted");
+    await c.manager.ensure(
+      policy(["post", "follow"], { post: { total: 10, perHour: 5 }, follow: { total: 1 } }),
+    );
+    expect(c.prompts()).toBe(2);
+  });
+});
+
 describe("protocol refusals surface as ProtocolError with a code an app can switch on", () => {
   it("over the cap: 4002 OVER_CAP", async () => {
     const c = testClient(node.url);
@@ -214,11 +365,19 @@ describe("protocol refusals surface as ProtocolError with a code an app can swit
     expect((e as ProtocolError).name).toBe("OVER_CAP");
   });
 
-  it("over the hourly rate: 4003 OVER_RATE", async () => {
-    const c = testClient(node.url);
-    await c.manager.start(policy(["post"], { post: { perHour: 3 } }));
+  it("over the hourly rate: 4003 OVER_RATE, and the action stays queued (it is valid later)", async () => {
+    const c = testClient(node.url, { retry: false });
+    const s = await c.manager.start(policy(["post"], { post: { perHour: 3 } }));
     for (let i = 0; i < 3; i++) await c.social.post(`${i}`);
-    expect(await codeOf(c.social.post("4th within the hour"))).toBe(ErrorCode.OVER_RATE);
+    const held = await c.social.post("4th within the hour");
+    expect(held.status).toBe("queued");
+    if (held.status !== "queued") throw new Error("unreachable");
+    expect(isProtocolError(held.error, ErrorCode.OVER_RATE)).toBe(true);
+    expect((held.error as ProtocolError<typeof ErrorCode.OVER_RATE>).context).toEqual({
+      scope: "post",
+      perHour: 3,
+    });
+    expect((await c.store.getRecord(s.slot))?.outbox.length).toBe(1);
   });
 
   it("revoked: 4007 SESSION_REVOKED, from this device and from the node", async () => {
@@ -233,6 +392,23 @@ describe("protocol refusals surface as ProtocolError with a code an app can swit
     expect((e as ProtocolError<typeof ErrorCode.SESSION_REVOKED>).context.grantId).toBe(sa.grantId);
     await b.manager.revoke();
     expect(await codeOf(b.social.post("refused locally"))).toBe(ErrorCode.SESSION_REVOKED);
+  });
+
+  it("revoked everywhere from another device: the next action's 4007 destroys this device's keys, a replaced session's too", async () => {
+    const wallet = newWalletFile();
+    const a = testClient(node.url, { wallet, app: app("A") });
+    const b = testClient(node.url, { wallet, app: app("B") });
+    const first = await a.manager.start(POSTS);
+    const second = await a.manager.renew();
+    expect(await a.store.loadKeys(first.record.keyId)).toBeDefined();
+    await b.manager.start(POSTS);
+    await b.manager.revokeAll();
+    expect(await codeOf(a.social.post("after revoke-all elsewhere"))).toBe(
+      ErrorCode.SESSION_REVOKED,
+    );
+    expect(await a.store.loadKeys(second.record.keyId)).toBeUndefined();
+    expect(await a.store.loadKeys(first.record.keyId)).toBeUndefined();
+    expect((await a.store.getRecord(second.slot))?.retired).toEqual([]);
   });
 
   it("a scope not granted: 4001, checked before anything is signed", async () => {

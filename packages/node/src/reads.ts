@@ -319,6 +319,9 @@ export interface ServedSession {
   readonly limits: unknown;
   readonly tipBudget: unknown;
   readonly used: Readonly<Record<string, number>>;
+  /** Highest sequence number and per-scope ordinals accepted (clients resume above them). */
+  readonly maxSeq: number;
+  readonly maxOrd: Readonly<Record<string, number>>;
   readonly issuedAt: number;
   readonly notBefore: number;
   readonly expirationTime: number;
@@ -383,6 +386,8 @@ export async function sessionsOf(
       limits: grant.limits,
       tipBudget: grant.tipBudget,
       used: state.used,
+      maxSeq: state.maxSeq,
+      maxOrd: state.maxOrd,
       issuedAt: r.issued_at,
       notBefore: r.not_before,
       expirationTime: r.expiration_time,

@@ -18,7 +18,7 @@ export function dmCommands(program: Command): void {
       action<[string, string[]]>(async (ctx, _o, to, words) => {
         await ctx.unlock();
         const { social } = await ctx.clients();
-        reportSent(ctx, "sent", await social.sendDm(to, words.join(" ")));
+        await reportSent(ctx, "sent", await social.sendDm(to, words.join(" ")));
       }),
     );
 
@@ -30,7 +30,7 @@ export function dmCommands(program: Command): void {
       action<[], { limit: number; cursor?: string }>(async (ctx, o) => {
         await ctx.unlock();
         const { social } = await ctx.clients();
-        const me = ctx.walletAddress;
+        const me = await ctx.address();
         const page = await social.inbox({ limit: o.limit, cursor: o.cursor ?? null });
         const items = page.items.map((m) => ({
           id: m.id,

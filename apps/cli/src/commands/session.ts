@@ -174,6 +174,7 @@ export function sessionCommands(program: Command): void {
         const { manager } = await ctx.clients({
           ...(o.device === undefined ? {} : { device: o.device }),
           network,
+          signer: true,
         });
         const prepared = await manager.prepare(policy);
         let session: Awaited<ReturnType<typeof manager.confirm>>;
@@ -217,12 +218,74 @@ export function sessionCommands(program: Command): void {
     );
 
   session
+    .command("renew")
+    .description(
+      "replace this device's session before it expires: same permissions and limits, one wallet signature",
+    )
+    .option("-y, --yes", "sign without asking (after reading the text elsewhere)")
+    .addHelpText(
+      "after",
+      "\nThe replaced session's keys stay in the keystore until it expires or is revoked, so\ndirect messages sent to it can still be read (`sesame dm inbox`); then they are destroyed.",
+    )
+    .action(
+      action<[], { yes?: boolean }>(async (ctx, o) => {
+        await ctx.unlock();
+        const { manager } = await ctx.clients({ signer: true });
+        const current = await manager.resume();
+        if (current === undefined) {
+          throw new CliError(
+            EXIT.REFUSED,
+            "no live session on this device to renew",
+            "start one with `sesame session start`",
+          );
+        }
+        const network = { chain: current.grant.chain, network: current.grant.network };
+        const { manager: same } = await ctx.clients({
+          device: current.grant.device,
+          network,
+          signer: true,
+        });
+        const session = await same.renew(async (text) => {
+          if (!ctx.out.json) {
+            process.stdout.write(
+              `Your wallet will sign exactly this text:\n\n${text.replace(/^/gm, "  │ ")}\n\n`,
+            );
+          }
+          if (o.yes === true) return;
+          if (process.stdin.isTTY !== true) {
+            throw new CliError(
+              EXIT.DECLINED,
+              "not signed: there is no terminal to confirm the grant in",
+              "read the text, then run again with --yes",
+            );
+          }
+          if (!(await confirm("Sign it with your wallet? [y/N] "))) {
+            throw new CliError(EXIT.DECLINED, "not signed: the session was not renewed");
+          }
+        });
+        ctx.out.result(
+          {
+            grantId: session.grantId,
+            replaced: current.grantId,
+            wallet: session.grant.wallet,
+            scopes: session.grant.scopes,
+            limits: session.grant.limits,
+            expirationTime: session.grant.expirationTime,
+            replacedExpirationTime: current.grant.expirationTime,
+          },
+          () =>
+            `${green("session renewed")} ${session.grantId}\n  expires ${relativeTime(session.grant.expirationTime)}; the replaced session ${short(current.grantId, 6)} stays readable for DMs until it ends ${relativeTime(current.grant.expirationTime)}`,
+        );
+      }),
+    );
+
+  session
     .command("list")
     .description("every session of the wallet, across apps and devices, with usage")
     .option("--all", "include revoked and expired sessions", false)
     .action(
       action<[], { all: boolean }>(async (ctx, o) => {
-        const wallet = ctx.walletAddress;
+        const wallet = await ctx.address();
         const record = await ctx.store.getRecord(`${ctx.appDomain}|${wallet}`);
         const mine = record?.revokedAt ? undefined : record?.grantId;
         const items = (await ctx.api.sessions(wallet))
@@ -263,7 +326,7 @@ export function sessionCommands(program: Command): void {
     .addOption(compromised)
     .action(
       action<[string | undefined], { compromisedSince?: number }>(async (ctx, o, grant) => {
-        const { manager } = await ctx.clients();
+        const { manager } = await ctx.clients({ signer: true });
         const r = await manager.revoke(grant as GrantId | undefined, o.compromisedSince ?? null);
         ctx.out.result(r, () =>
           r.revoked.length === 0
@@ -279,7 +342,7 @@ export function sessionCommands(program: Command): void {
     .addOption(compromised)
     .action(
       action<[], { compromisedSince?: number }>(async (ctx, o) => {
-        const { manager } = await ctx.clients();
+        const { manager } = await ctx.clients({ signer: true });
         const r = await manager.revokeAll(o.compromisedSince ?? null);
         ctx.out.result(
           r,

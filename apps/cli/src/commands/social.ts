@@ -1,4 +1,11 @@
-import type { SendResult, ServedPost } from "@sesame/client";
+import {
+  ErrorCode,
+  isProtocolError,
+  ProtocolError,
+  type SendResult,
+  type ServedPost,
+  SesameClientError,
+} from "@sesame/client";
 import type { Command } from "commander";
 import type { Context } from "../context.js";
 import {
@@ -15,14 +22,40 @@ import {
 import { progressBar } from "../progress.js";
 import { action, status } from "../run.js";
 
+/** Why a signed action is still queued, in words. */
+function whyQueued(ctx: Context, error: Error | undefined): string {
+  if (isProtocolError(error, ErrorCode.OVER_RATE)) {
+    return `the node holds it back: ${error.message} (error ${error.code} OVER_RATE). It stays valid until shortly after the session ends (the node's late grace); \`sesame flush\` sends it once the hour allows`;
+  }
+  if (error instanceof ProtocolError && error.code !== ErrorCode.UNAVAILABLE) {
+    return `the node is busy (error ${error.code} ${error.name}); it is signed and kept, and goes out with the next command (or \`sesame flush\`)`;
+  }
+  if (error instanceof SesameClientError) {
+    return `${error.message}; it is signed and kept, and goes out with the next command (or \`sesame flush\`)`;
+  }
+  return `the node at ${ctx.nodeUrl} is unreachable; it is signed and kept, and goes out with the next command (or \`sesame flush\`)`;
+}
+
 /** Prints what happened to one action; a queued one makes the command exit 3. */
-export function reportSent(ctx: Context, what: string, r: SendResult): void {
+export async function reportSent(ctx: Context, what: string, r: SendResult): Promise<void> {
+  await ctx.noteRenewal();
   if (r.status === "queued") {
     status.exit = EXIT.UNREACHABLE;
+    const error = r.error;
     ctx.out.result(
-      { status: "queued", id: r.id },
-      () =>
-        `${yellow("queued")} ${what} ${r.id}\n  the node at ${ctx.nodeUrl} is unreachable; it is signed and kept, and goes out with the next command (or \`sesame flush\`)`,
+      {
+        status: "queued",
+        id: r.id,
+        ...(error === undefined
+          ? {}
+          : {
+              reason:
+                error instanceof ProtocolError
+                  ? { code: error.code, name: error.name, message: error.message }
+                  : { code: null, name: error.name, message: error.message },
+            }),
+      },
+      () => `${yellow("queued")} ${what} ${r.id}\n  ${whyQueued(ctx, error)}`,
     );
     return;
   }
@@ -86,7 +119,11 @@ export function socialCommands(program: Command): void {
         await ctx.unlock();
         const { social } = await ctx.clients();
         if (o.stdin !== true) {
-          reportSent(ctx, "posted", await social.post(texts[0] as string, { links: o.link ?? [] }));
+          await reportSent(
+            ctx,
+            "posted",
+            await social.post(texts[0] as string, { links: o.link ?? [] }),
+          );
           return;
         }
         const bar = progressBar(ctx, "posting", texts.length);
@@ -115,7 +152,7 @@ export function socialCommands(program: Command): void {
       action<[string, string[]]>(async (ctx, _o, parent, words) => {
         await ctx.unlock();
         const { social } = await ctx.clients();
-        reportSent(ctx, "replied", await social.reply(parent, words.join(" ")));
+        await reportSent(ctx, "replied", await social.reply(parent, words.join(" ")));
       }),
     );
 
@@ -132,7 +169,7 @@ export function socialCommands(program: Command): void {
         const r = o.undo
           ? await social.unreact(target, reaction)
           : await social.react(target, reaction);
-        reportSent(ctx, o.undo ? "unreacted" : "reacted", r);
+        await reportSent(ctx, o.undo ? "unreacted" : "reacted", r);
       }),
     );
 
@@ -145,7 +182,7 @@ export function socialCommands(program: Command): void {
       action<[string], { undo?: boolean }>(async (ctx, o, target) => {
         await ctx.unlock();
         const { social } = await ctx.clients();
-        reportSent(
+        await reportSent(
           ctx,
           o.undo ? "unfollowed" : "followed",
           o.undo ? await social.unfollow(target) : await social.follow(target),
@@ -164,7 +201,7 @@ export function socialCommands(program: Command): void {
       action<[], { name?: string; bio?: string; avatar?: string }>(async (ctx, o) => {
         await ctx.unlock();
         const { social } = await ctx.clients();
-        reportSent(
+        await reportSent(
           ctx,
           "profile set",
           await social.setProfile({
@@ -181,7 +218,7 @@ export function socialCommands(program: Command): void {
     .argument("[wallet]", "wallet address")
     .action(
       action<[string | undefined]>(async (ctx, _o, wallet) => {
-        const p = await ctx.api.profile(wallet ?? ctx.walletAddress);
+        const p = await ctx.api.profile(wallet ?? (await ctx.address()));
         ctx.out.result(p, () =>
           [
             `${p.displayName || dim("(no name)")}  ${p.wallet}`,
@@ -258,10 +295,25 @@ export function socialCommands(program: Command): void {
         const sent = await social.flush();
         const left = (await manager.resume())?.record.outbox.length ?? 0;
         if (left > 0) status.exit = EXIT.UNREACHABLE;
-        ctx.out.result({ sent, queued: left }, () =>
-          left > 0
-            ? `${yellow(`${left} still queued`)} (node unreachable); sent ${sent}`
-            : `sent ${sent}; nothing queued`,
+        const held = social.heldBy;
+        ctx.out.result(
+          {
+            sent,
+            queued: left,
+            ...(left > 0 && held !== undefined
+              ? {
+                  reason: {
+                    code: held instanceof ProtocolError ? held.code : null,
+                    name: held.name,
+                    message: held.message,
+                  },
+                }
+              : {}),
+          },
+          () =>
+            left > 0
+              ? `${yellow(`${left} still queued`)}; sent ${sent}\n  ${whyQueued(ctx, held)}`
+              : `sent ${sent}; nothing queued`,
         );
       }),
     );

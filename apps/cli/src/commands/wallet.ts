@@ -38,7 +38,7 @@ export function walletCommands(program: Command): void {
     .description("print the wallet's address")
     .action(
       action(async (ctx) => {
-        const address = ctx.walletAddress;
+        const address = ctx.wallet.address;
         ctx.out.result(
           { address, keypair: ctx.keypairPath },
           () => `${address}\n  keypair file ${ctx.keypairPath}`,

@@ -1,5 +1,6 @@
 import {
   type EncryptionPublicKey,
+  type GrantId,
   type Scope,
   type SessionPublicKey,
   type SignedAction,
@@ -7,6 +8,7 @@ import {
 } from "@sesame/protocol";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import {
+  type CounterFloor,
   recordOperations,
   type SessionKeys,
   type SessionRecord,
@@ -154,5 +156,17 @@ export class IndexedDbSessionStore implements SessionStore {
 
   dequeue(slot: string, actionSignature: string): Promise<void> {
     return this.#ops.dequeue(slot, actionSignature);
+  }
+
+  raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined> {
+    return this.#ops.raise(slot, grantId, floor);
+  }
+
+  forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
+    return this.#ops.forgetRetired(slot, keyIds);
+  }
+
+  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
+    return this.#ops.replaceSession(slot, next);
   }
 }

@@ -1,12 +1,14 @@
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import {
   type EncryptionPublicKey,
+  type GrantId,
   type Scope,
   type SessionPublicKey,
   type SignedAction,
   toBase58,
 } from "@sesame/protocol";
 import {
+  type CounterFloor,
   recordOperations,
   type SessionKeys,
   type SessionRecord,
@@ -84,5 +86,17 @@ export class MemorySessionStore implements SessionStore {
 
   dequeue(slot: string, actionSignature: string): Promise<void> {
     return this.#ops.dequeue(slot, actionSignature);
+  }
+
+  raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined> {
+    return this.#ops.raise(slot, grantId, floor);
+  }
+
+  forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
+    return this.#ops.forgetRetired(slot, keyIds);
+  }
+
+  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
+    return this.#ops.replaceSession(slot, next);
   }
 }

@@ -10,7 +10,7 @@ export function getSessions(app: App, ctx: NodeContext): void {
     {
       schema: {
         summary:
-          "Every session of a wallet: app, device, scopes, limits, usage so far, expiry, status",
+          "Every session of a wallet: app, device, scopes, limits, usage so far, highest seq and ordinals, expiry, status",
         params: WalletParams,
         response: {
           200: Type.Object({
@@ -25,6 +25,8 @@ export function getSessions(app: App, ctx: NodeContext): void {
                 limits: Type.Unknown(),
                 tipBudget: Type.Unknown(),
                 used: Type.Record(Type.String(), Type.Integer()),
+                maxSeq: Type.Integer(),
+                maxOrd: Type.Record(Type.String(), Type.Integer()),
                 issuedAt: Type.Integer(),
                 notBefore: Type.Integer(),
                 expirationTime: Type.Integer(),
