@@ -32,6 +32,21 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  // Fastify's JSON parser decodes bytes leniently (U+FFFD for invalid UTF-8); signed
+  // messages must be refused as malformed instead, before anything is verified.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
+    let text: string;
+    try {
+      text = strictUtf8.decode(body as Buffer);
+    } catch {
+      done(new ProtocolError(ErrorCode.MALFORMED_JSON, { reason: "the body is not valid UTF-8" }));
+      return;
+    }
+    parseJson(req, text, done);
+  });
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
