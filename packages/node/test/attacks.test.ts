@@ -565,6 +565,14 @@ const ATTACKS: readonly Attack[] = [
     expect: refused(ErrorCode.PAYLOAD_TOO_LARGE),
   },
   {
+    name: "oversized request headers (over Node's 16 KiB)",
+    send: (w) =>
+      request(w.url, "GET", inboxPath(w.alice.wallet), {
+        headers: { "sesame-request": "A".repeat(20_000) },
+      }),
+    expect: { status: 431, code: ErrorCode.PAYLOAD_TOO_LARGE },
+  },
+  {
     name: "oversized field (post text over 1024 bytes)",
     send: (w) =>
       post(
