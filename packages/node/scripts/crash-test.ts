@@ -214,7 +214,9 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
   const pgliteDir = join(dir, "pglite");
   const where = { pgliteDir, databaseUrl, schema };
   const nClients = options.clients ?? 4;
-  const sessions = makeSessions(nClients * (options.sessionsPerClient ?? 3), Date.now());
+  // Sessions are added every round, so acknowledged actions keep growing while the older
+  // sessions sit at their cap or rate and keep drawing refusals.
+  const sessions: Session[] = [];
   const summary: CrashSummary = {
     engine,
     rounds: 0,
@@ -241,9 +243,9 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
     for (let round = 1; round <= options.rounds; round++) {
       const node: NodeProcess = await start();
       const client = new Client(node.port, 32);
-      if (round === 1) {
-        for (const s of sessions) await client.json("POST", "/v1/grants", s.grant);
-      }
+      const added = makeSessions(nClients * (options.sessionsPerClient ?? 2), Date.now());
+      for (const s of added) await client.json("POST", "/v1/grants", s.grant);
+      sessions.push(...added);
       let running = true;
       const retry = unanswered;
       unanswered = [];
@@ -254,7 +256,7 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
         try {
           reply = await client.request("POST", "/v1/actions", body);
         } catch {
-          for (const a of batch) count("unanswered");
+          summary.answers.unanswered = (summary.answers.unanswered ?? 0) + batch.length;
           unanswered.push(...batch);
           return;
         }
@@ -280,18 +282,20 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
           } else count(String(item.code ?? reply.status));
         });
       };
-      const flood = async (mine: Session[]) => {
+      // Three requests in four go to this round's sessions, one to an older (exhausted) one.
+      const flood = async (mine: Session[], fresh: Session[]) => {
         for (let i = 0; running; i++) {
-          const s = mine[i % mine.length] as Session;
+          const pool = i % 4 === 3 || fresh.length === 0 ? mine : fresh;
+          const s = pool[(i >> 2) % pool.length] as Session;
           const n = i % 5 === 0 ? 1 + (i % 4) : 1;
           await send(Array.from({ length: n }, () => signPost(s, `r${round} #${i}`)));
         }
       };
-      const clients = Array.from({ length: nClients }, (_, c) =>
-        sessions.filter((_s, i) => i % nClients === c),
-      );
+      const part = (list: Session[], c: number) => list.filter((_s, i) => i % nClients === c);
       const resent = retry.length > 0 ? send(retry.splice(0, 100)) : Promise.resolve();
-      const floods = clients.map((mine) => flood(mine));
+      const floods = Array.from({ length: nClients }, (_, c) =>
+        flood(part(sessions, c), part(added, c)),
+      );
       await resent;
       await new Promise((r) => setTimeout(r, 100 + Math.random() * (options.maxFloodMs ?? 1500)));
       process.kill(node.pid, "SIGKILL");
@@ -320,7 +324,8 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
       }
     }
   } finally {
-    if (engine === "postgres") await dropSchema(databaseUrl, schema).catch(() => {});
+    if (engine === "postgres")
+      await dropSchema(databaseUrl, schema).catch((e) => log(`could not drop ${schema}: ${e}`));
     await rm(dir, { recursive: true, force: true });
   }
   return summary;
