@@ -47,6 +47,8 @@ export interface CrashOptions {
   readonly maxFloodMs?: number;
   readonly log?: (line: string) => void;
   readonly databaseUrl?: string;
+  /** Half the sessions may post `total` in all, half `perHour` (default 25 and 20). */
+  readonly caps?: { readonly total: number; readonly perHour: number };
 }
 
 export interface CrashSummary {
@@ -67,8 +69,7 @@ export interface CrashSummary {
   readonly problems: string[];
 }
 
-const TOTAL_CAP = 25;
-const RATE_CAP = 20;
+const CAPS = { total: 25, perHour: 20 };
 
 interface Session {
   readonly grantId: GrantId;
@@ -79,12 +80,14 @@ interface Session {
   ord: number;
 }
 
-function makeSessions(n: number, now: number): Session[] {
+function makeSessions(n: number, now: number, caps = CAPS): Session[] {
   return Array.from({ length: n }, (_, i) => {
     const s = makeSession(now);
     // makeSession's grant has no binding limits; rebuild its text with ours.
     const capped = i % 2 === 0;
-    const limit = capped ? { total: TOTAL_CAP, perHour: null } : { total: null, perHour: RATE_CAP };
+    const limit = capped
+      ? { total: caps.total, perHour: null }
+      : { total: null, perHour: caps.perHour };
     return { ...withLimits(s, limit), limit, seq: 0, ord: 0 };
   });
 }
@@ -243,7 +246,11 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
     for (let round = 1; round <= options.rounds; round++) {
       const node: NodeProcess = await start();
       const client = new Client(node.port, 32);
-      const added = makeSessions(nClients * (options.sessionsPerClient ?? 2), Date.now());
+      const added = makeSessions(
+        nClients * (options.sessionsPerClient ?? 2),
+        Date.now(),
+        options.caps,
+      );
       for (const s of added) await client.json("POST", "/v1/grants", s.grant);
       sessions.push(...added);
       let running = true;

@@ -11,7 +11,13 @@ describe.each(ENGINES)("SIGKILL during a flood, restart on the same data (%s)", 
   it("loses no acknowledged action, overruns no cap or rate, stays consistent", {
     timeout: 180_000,
   }, async () => {
-    const summary = await crashTest({ engine, rounds: 3, maxFloodMs: 1000 });
+    const summary = await crashTest({
+      engine,
+      rounds: 3,
+      maxFloodMs: 1000,
+      // Small caps, so that three short floods run into them.
+      caps: { total: 3, perHour: 2 },
+    });
     expect(summary.problems).toEqual([]);
     expect(summary).toMatchObject({ rounds: 3, lost: 0, overruns: 0, inconsistencies: 0 });
     expect(summary.found).toBe(summary.acked);
