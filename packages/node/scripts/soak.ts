@@ -18,13 +18,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  type ActionPayload,
-  actionIdOf,
-  actionSigningBytes,
-  grantIdOfText,
-  toBase58,
-} from "@sesame/protocol";
+import { type ActionPayload, actionSigningBytes, grantIdOfText, toBase58 } from "@sesame/protocol";
 import {
   Client,
   DATABASE_URL,
@@ -92,7 +86,6 @@ function signed(s: Session, kind: "post" | "react", body: unknown): string {
     ts: Date.now(),
     body,
   } as ActionPayload;
-  if (kind === "post") posts.push(actionIdOf(payload));
   return JSON.stringify({
     payload,
     signature: toBase58(sign(null, actionSigningBytes(payload), s.key)),
@@ -100,6 +93,19 @@ function signed(s: Session, kind: "post" | "react", body: unknown): string {
 }
 
 let op = 0;
+/** Failed requests by status and code (or network error), for the report. */
+const failures: Record<string, number> = {};
+function failed(status: number | string, text = ""): false {
+  let code = "";
+  try {
+    code = String((JSON.parse(text) as { code?: unknown }).code ?? "");
+  } catch {
+    // not JSON
+  }
+  const key = `${status}${code === "" ? "" : ` ${code}`}`;
+  failures[key] = (failures[key] ?? 0) + 1;
+  return false;
+}
 /** One request of the mix: even ops write, odd ops read. Resolves to [kind, ms, ok]. */
 async function one(): Promise<["write" | "read", number, boolean]> {
   const i = op++;
@@ -110,13 +116,15 @@ async function one(): Promise<["write" | "read", number, boolean]> {
   try {
     if (i % 2 === 0) {
       kind = "write";
-      const target = posts.length > 0 && i % 6 === 0 ? posts[(i * 7919) % posts.length] : null;
+      const target = (posts.length > 0 && i % 6 === 0 && posts[(i * 7919) % posts.length]) || null;
       const body =
-        target !== null && target !== undefined
+        target !== null
           ? signed(s, "react", { target, reaction: "like" })
           : signed(s, "post", { text: `soak ${i}`, links: [], mentions: [] });
       const r = await client.request("POST", "/v1/actions", body);
-      ok = r.status === 201;
+      ok = r.status === 201 || failed(r.status, r.text);
+      // Only a stored post is read or reacted to later (a thread of an unstored one is 404).
+      if (ok && target === null) posts.push((JSON.parse(r.text) as { id: string }).id);
     } else {
       kind = "read";
       const pick = i % 3;
@@ -127,11 +135,11 @@ async function one(): Promise<["write" | "read", number, boolean]> {
             ? `/v1/wallets/${s.wallet}/posts?limit=20`
             : `/v1/posts/${posts[(i * 104729) % posts.length]}/thread`;
       const r = await client.request("GET", path);
-      ok = r.status === 200;
+      ok = r.status === 200 || failed(r.status, r.text);
     }
-  } catch {
+  } catch (e) {
     kind = i % 2 === 0 ? "write" : "read";
-    ok = false;
+    ok = failed((e as { code?: string }).code ?? "network");
   }
   return [kind, performance.now() - t0, ok];
 }
@@ -145,21 +153,22 @@ if (values.rate !== undefined) {
   const seconds = Number(values.calibrate);
   const until = performance.now() + seconds * 1000;
   let done = 0;
-  let failed = 0;
+  let refused = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
       while (performance.now() < until) {
         const [, , ok] = await one();
         done++;
-        if (!ok) failed++;
+        if (!ok) refused++;
       }
     }),
   );
   const max = done / seconds;
   rate = Math.round(max * 0.8);
   console.log(
-    `calibration: ${Math.round(max)} requests/s of the mix at most (${failed} failed) over ${seconds} s; soak at 80 %: ${rate}/s`,
+    `calibration: ${Math.round(max)} requests/s of the mix at most (${refused} failed: ${JSON.stringify(failures)}) over ${seconds} s; soak at 80 %: ${rate}/s`,
   );
+  for (const key of Object.keys(failures)) delete failures[key];
 }
 
 // --- 2. soak ------------------------------------------------------------------------------
@@ -272,8 +281,13 @@ const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.len
 console.log(
   `\nrequests ${total}, errors ${errors} (error rate ${((errors / Math.max(1, total)) * 100).toFixed(3)} %), late (over ${MAX_IN_FLIGHT} in flight) ${late}, stream disconnects/errors ${streamErrors}`,
 );
+console.log(`failures by status and code: ${JSON.stringify(failures)}`);
 console.log(
-  `node RSS MiB per minute: ${rss.join(", ")}; mean of the first half ${avg(rss.slice(0, half)).toFixed(0)}, of the second half ${avg(rss.slice(half)).toFixed(0)}`,
+  `node RSS MiB per minute: ${rss.join(", ")}${
+    rss.length < 2
+      ? ""
+      : `; mean of the first half ${avg(rss.slice(0, half)).toFixed(0)}, of the second half ${avg(rss.slice(half)).toFixed(0)}`
+  }`,
 );
 client.close();
 await node.close();
