@@ -102,7 +102,7 @@ describe("sesame funds", () => {
     const env = {
       SESAME_NODE: node.url,
       SESAME_KEYPAIR: wallet.path,
-      SESAME_PROMPT_LOG: join(dir, "prompts.log"),
+      SESAME_WALLET_SIGNATURE_LOG: join(dir, "prompts.log"),
     };
     const listed = await sesame(["funds", "accounts", "--json"], env);
     expect(listed.code, listed.stderr).toBe(0);

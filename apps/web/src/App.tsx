@@ -1104,6 +1104,29 @@ export function App(props: {
     };
   }, [sesame, state]);
 
+  // A session near its end: offer to renew it before it runs out (one prompt, on request).
+  useEffect(() => {
+    if (sesame === null || state !== "app") return;
+    const check = () =>
+      void sesame.manager.status().then((st) => {
+        if (st.state !== "active" || !sesame.manager.renewalDue(st.session)) return;
+        const minutes = Math.max(
+          1,
+          Math.round((st.session.grant.expirationTime - Date.now()) / 60_000),
+        );
+        setStatus(
+          (s) =>
+            s ?? {
+              message: `Your session ends in ${minutes} minute${minutes === 1 ? "" : "s"}. Renew it to keep going (one wallet prompt).`,
+              action: "renew",
+            },
+        );
+      });
+    check();
+    const timer = setInterval(check, 30_000);
+    return () => clearInterval(timer);
+  }, [sesame, state]);
+
   // Funds: tips whose transfer landed but whose action no node took yet go on; the
   // session's leftovers go back (END, no prompt) once it expired or was revoked elsewhere.
   useEffect(() => {
@@ -1138,8 +1161,11 @@ export function App(props: {
 
   const act = useCallback(async (f: () => Promise<unknown>) => {
     try {
-      const r = (await f()) as { status?: string } | undefined;
-      if (r?.status === "queued")
+      const r = (await f()) as { status?: string; error?: unknown } | undefined;
+      if (r?.status === "queued" && r.error !== undefined && !isUnreachable(r.error))
+        // Held back by the node (over the hourly rate, busy): kept, and sent later.
+        setStatus({ message: explain(r.error).message, queued: true });
+      else if (r?.status === "queued")
         setStatus({
           message:
             "The node is unreachable. Your action is queued and will be sent when it is back.",

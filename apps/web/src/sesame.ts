@@ -133,7 +133,16 @@ export function connectSesame(wallet: StandardWallet, info: NodeInfo): Sesame {
       if (!e.ok) console.warn("Sesame: could not return the session's funds", e.error);
     },
   });
-  const social = new SocialClient({ manager, store, api, backend, context: info });
+  // The app renews through its consent screen (the permissions shown again before the one
+  // prompt), offered when the session is due; the SDK does not prompt on its own.
+  const social = new SocialClient({
+    manager,
+    store,
+    api,
+    backend,
+    context: info,
+    autoRenew: false,
+  });
   // Tips whose action no node took yet survive a reload (see TipClient).
   const tips =
     chain === null
@@ -200,7 +209,7 @@ export function explain(e: unknown): { message: string; action?: "renew" | "rest
     case ErrorCode.OVER_RATE: {
       const c = err.context as { scope: string; perHour: number };
       return {
-        message: `Slow down: this session allows ${c.perHour} “${c.scope}” per hour. Try again in a few minutes.`,
+        message: `Slow down: this session allows ${c.perHour} “${c.scope}” per hour. The action is kept and goes out by itself once the hour allows it.`,
       };
     }
     case ErrorCode.SCOPE_NOT_GRANTED:

@@ -123,8 +123,14 @@ export async function approveNextPrompt(
   const text = (await page.getByTestId("wallet-message").textContent()) ?? "";
   const memos = await page.getByTestId("wallet-memo").allTextContents();
   const transaction = (await dialog.getByText("sign a transaction").count()) > 0;
+  const before = await signatures(page);
   await dialog.getByRole("button", { name: "Approve" }).click();
   await dialog.waitFor({ state: "detached" });
+  // The wallet counts a signature once it has made it, just after its dialog closes.
+  await page
+    .getByTestId("signature-count")
+    .filter({ hasText: `wallet signatures: ${before + 1}` })
+    .waitFor();
   return { text, memos, transaction };
 }
 

@@ -283,7 +283,11 @@ export class SocialClient {
     const signature = toBase58(await session.keys.sign(actionSigningBytes(payload))) as Signature;
     // Durable before sending: a crash now leaves it in the outbox, sent on the next flush.
     await store.enqueue(session.slot, { payload, signature });
-    const id = actionIdOf(payload);
+    return await this.#sendQueued(signature, actionIdOf(payload));
+  }
+
+  /** Flushes the outbox and answers for one action in it (queued if it did not go out). */
+  async #sendQueued(signature: string, id: ActionId): Promise<SendResult> {
     this.#outcomes.set(signature, undefined);
     let outcome: Outcome | undefined;
     try {
@@ -493,13 +497,7 @@ export class SocialClient {
       throw new ProtocolError(ErrorCode.NOT_FOUND, { what: "the session of this action" });
     if (!session.record.outbox.some((a) => a.signature === action.signature))
       await this.options.store.enqueue(session.slot, action);
-    await this.flush();
-    const outcome = this.#outcomes.get(action.signature);
-    this.#outcomes.delete(action.signature);
-    const id = actionIdOf(action.payload);
-    if (outcome === undefined) return { status: "queued", id };
-    if (outcome instanceof ProtocolError) throw outcome;
-    return { status: "accepted", id, duplicate: outcome === "duplicate" };
+    return await this.#sendQueued(action.signature, actionIdOf(action.payload));
   }
 
   /**

@@ -4,7 +4,9 @@ import {
   type GrantId,
   grantTimeStatus,
   initialSessionState,
+  isCanonicalPointEncoding,
   isGrantId,
+  isSmallOrderEncoding,
   POLICY_DEFAULTS,
   type PolicyOptions,
   ProtocolError,
@@ -97,6 +99,14 @@ export async function registerGrant(
 ): Promise<GrantRegistration> {
   const verified = await verifyGrant(signed, context, backend);
   const g = verified.grant;
+  // A session key no strict verifier accepts would make a session that can never act,
+  // and one that lax verifiers elsewhere would let anyone forge for: refuse it up front.
+  if (isSmallOrderEncoding(verified.sessionKeyBytes)) {
+    throw new ProtocolError(ErrorCode.SMALL_ORDER_PUBLIC_KEY, { publicKey: g.sessionKey });
+  }
+  if (!isCanonicalPointEncoding(verified.sessionKeyBytes)) {
+    throw new ProtocolError(ErrorCode.NON_CANONICAL_PUBLIC_KEY, { publicKey: g.sessionKey });
+  }
   if (verified.form === "transaction") {
     // A funded session's grant is live only once its START transaction has landed.
     if (chain === undefined) {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { maxHeaderSize, STATUS_CODES } from "node:http";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -29,9 +30,25 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
     connectionTimeout: ctx.config.requestTimeoutMs,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
     genReqId: () => randomUUID(),
+    clientErrorHandler: (error, socket) => writeClientError(error, socket, ctx),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  // Fastify's JSON parser decodes bytes leniently (U+FFFD for invalid UTF-8); signed
+  // messages must be refused as malformed instead, before anything is verified.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
+    let text: string;
+    try {
+      text = strictUtf8.decode(body as Buffer);
+    } catch {
+      done(new ProtocolError(ErrorCode.MALFORMED_JSON, { reason: "the body is not valid UTF-8" }));
+      return;
+    }
+    parseJson(req, text, done);
+  });
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -81,6 +98,42 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
 
   routes(app, ctx);
   return app;
+}
+
+/**
+ * Errors Node's HTTP parser meets before Fastify routes anything (oversized headers, a
+ * timeout, bytes that are not HTTP) get a coded ErrorBody too, not Fastify's uncoded one.
+ */
+function writeClientError(
+  error: Error & { code?: string },
+  socket: import("node:net").Socket,
+  ctx: NodeContext,
+): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, e] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, { maxBytes: maxHeaderSize })]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [
+            408,
+            new ProtocolError(ErrorCode.REQUEST_TIMEOUT, {
+              timeoutMs: ctx.config.requestTimeoutMs,
+            }),
+          ]
+        : [
+            400,
+            new ProtocolError(ErrorCode.INVALID_FIELD, {
+              field: "request",
+              reason: "not a valid HTTP/1.1 request",
+            }),
+          ];
+  const body = JSON.stringify(e.toJSON());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 function toProtocolError(

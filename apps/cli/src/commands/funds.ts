@@ -41,7 +41,7 @@ export function fundsCommands(program: Command): void {
     .action(
       action(async (ctx) => {
         const { chain, mint } = await nodeFunds(ctx);
-        const wallet = ctx.walletAddressIfAny() ?? ctx.walletAddress;
+        const wallet = await ctx.address();
         const found = await walletSessionAccounts(chain, wallet as WalletAddress, mint.address);
         const rows = found.map((a) => ({
           address: a.address,
