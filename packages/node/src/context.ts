@@ -12,9 +12,12 @@ export interface NodeConfig {
   readonly policy: PolicyOptions;
   /** Largest request body, bytes. */
   readonly bodyLimit: number;
-  /** Requests per IP per minute. */
+  /** Requests per IP per minute, counted in this process; 0 turns the limit off. */
   readonly rateLimitPerMinute: number;
-  /** Whole-request timeout, ms. */
+  /**
+   * Handler deadline, ms: a request not answered by then gets 6004 REQUEST_TIMEOUT (nothing
+   * changed) or, for a write that may still commit, 6009 WRITE_OUTCOME_UNKNOWN.
+   */
   readonly requestTimeoutMs: number;
 }
 

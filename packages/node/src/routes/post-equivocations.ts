@@ -4,7 +4,7 @@ import type { NodeContext } from "../context.js";
 import { submitEquivocation } from "../revocations.js";
 import { EquivocationBody, ErrorBody } from "../schemas.js";
 import type { App } from "../server.js";
-import { countRefusal, retryOnConflict } from "./util.js";
+import { countRefusal, objectBody, retryOnConflict } from "./util.js";
 
 export function postEquivocations(app: App, ctx: NodeContext): void {
   app.post(
@@ -27,15 +27,10 @@ export function postEquivocations(app: App, ctx: NodeContext): void {
       },
     },
     async (req) => {
+      const body = objectBody<EquivocationProof>(req.body, "an equivocation proof {a, b}");
       try {
         const result = await retryOnConflict(() =>
-          submitEquivocation(
-            ctx.storage.db,
-            ctx.grants,
-            req.body as EquivocationProof,
-            ctx.backend,
-            ctx.clock(),
-          ),
+          submitEquivocation(ctx.storage.db, ctx.grants, body, ctx.backend, ctx.clock()),
         );
         if (!result.duplicate)
           ctx.metrics.inc("sesame_messages_accepted_total", { kind: "equivocation" });
