@@ -19,6 +19,12 @@ export interface NodeConfig {
    * changed) or, for a write that may still commit, 6009 WRITE_OUTCOME_UNKNOWN.
    */
   readonly requestTimeoutMs: number;
+  /** Live stream: most events read from the database at once for a catching-up reader. */
+  readonly streamPageSize: number;
+  /** Live stream: a reader whose connection buffer stays full this long (ms) is dropped. */
+  readonly streamStallMs: number;
+  /** Live stream: most open subscribers in this process (then 503 6008). */
+  readonly streamMaxSubscribers: number;
 }
 
 /** The one object that carries the node's services into every route handler. */
