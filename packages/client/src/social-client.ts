@@ -63,6 +63,8 @@ function isTransient(e: unknown): boolean {
     e instanceof ProtocolError &&
     (e.code === ErrorCode.TOO_MANY_REQUESTS ||
       e.code === ErrorCode.REQUEST_TIMEOUT ||
+      // The node may or may not have stored it: resending the same signed action tells.
+      e.code === ErrorCode.WRITE_OUTCOME_UNKNOWN ||
       e.code === ErrorCode.INTERNAL)
   );
 }
