@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { ErrorCode, isProtocolError, ProtocolError } from "@sesame/protocol";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { NodeContext } from "./context.js";
+import { LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from "./db/connect.js";
 import { routes } from "./routes/index.js";
 import { SHARED_SCHEMAS } from "./schemas.js";
 
@@ -194,6 +195,17 @@ function toProtocolError(
   if (error.statusCode === 415 || error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
     return new ProtocolError(ErrorCode.MALFORMED_JSON, { reason: "send application/json" });
   }
+  // PostgreSQL gave up on a lock wait or a statement, or broke a deadlock: the transaction
+  // rolled back, nothing was stored, and the same request may be sent again.
+  const sqlState = (error as { code?: unknown }).code;
+  if (sqlState === "55P03")
+    return new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: LOCK_TIMEOUT_MS });
+  if (sqlState === "57014")
+    return new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: STATEMENT_TIMEOUT_MS });
+  if (sqlState === "40P01" || sqlState === "40001")
+    return new ProtocolError(ErrorCode.UNAVAILABLE, {
+      reason: "the transaction was rolled back in a conflict; send the same request again",
+    });
   if (error.statusCode === 408)
     return new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: ctx.config.requestTimeoutMs });
   if (error.code === "FST_ERR_CTP_INVALID_CONTENT_LENGTH")

@@ -125,6 +125,29 @@ describe.each(ENGINES)("handler deadline on %s", (engine) => {
   });
 });
 
+describe("PostgreSQL's own lock timeout", () => {
+  it("a write whose lock wait outlasts lock_timeout is rolled back and answered 6004; resent, it is stored", async () => {
+    // The handler deadline is longer than PostgreSQL's lock_timeout (10 s) here.
+    const node = await freshNode("postgres", { config: { requestTimeoutMs: 30_000 } });
+    const alice = await session(node.url, "alice");
+    const action = alice.sign("post", postBody("waits for a lock"));
+    const held = await holdLocks(node, [
+      sql`SELECT state FROM sessions WHERE grant_id = ${alice.grantId} FOR UPDATE`,
+    ]);
+    let reply: Awaited<ReturnType<typeof post>>;
+    try {
+      reply = await post(node.url, "/v1/actions", action);
+    } finally {
+      await held.release();
+    }
+    expectRefusal(reply, 408, ErrorCode.REQUEST_TIMEOUT);
+    expect(reply.body).toMatchObject({ context: { timeoutMs: 10_000 } });
+    const again = await post<AcceptedItem>(node.url, "/v1/actions", action);
+    expect(again.status, again.text).toBe(201);
+    expect(again.body.duplicate).toBe(false);
+  }, 60_000);
+});
+
 /** Every write route, and bodies that are not what it takes. */
 const WRITE_ROUTES = ["/v1/actions", "/v1/grants", "/v1/revocations", "/v1/equivocations"];
 
