@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -45,6 +46,22 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
     connectionTimeout: Math.max(ctx.config.requestTimeoutMs, 60_000),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
     genReqId: () => randomUUID(),
+    // Requests too broken to route (headers too large, not HTTP, too slow to arrive) get
+    // the same coded JSON body as every other refusal, then the connection closes.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
+      if (err.code === "ECONNRESET" || socket.destroyed) return;
+      const e =
+        err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: ctx.config.requestTimeoutMs })
+          : err.code === "HPE_HEADER_OVERFLOW"
+            ? new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, { maxBytes: http.maxHeaderSize })
+            : new ProtocolError(ErrorCode.MALFORMED_JSON, { reason: "not a valid HTTP request" });
+      const body = JSON.stringify(e.toJSON());
+      if (!socket.writable) return void socket.destroy();
+      socket.end(
+        `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);

@@ -3,6 +3,7 @@
  * what a timed-out write means, body shapes checked before any storage work, query
  * parameters named in refusals, and the per-IP rate limit with its exempt routes.
  */
+import net from "node:net";
 import { grantIdOfText } from "@sesame/protocol";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
@@ -276,6 +277,40 @@ describe.each(ENGINES)("request shapes on %s", (engine) => {
       expectRefusal(reply, 400, ErrorCode.INVALID_FIELD);
       expect(reply.body, path).toMatchObject({ context: { field } });
     }
+  });
+});
+
+/** Sends raw bytes on a fresh connection; resolves with everything the node sent back. */
+async function rawHttp(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  const chunks: Buffer[] = [];
+  socket.on("data", (c: Buffer) => chunks.push(c));
+  socket.on("error", () => {});
+  socket.write(bytes);
+  await new Promise((resolve) => socket.on("close", resolve));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+describe("requests too broken to route", () => {
+  it("answer with the same coded JSON body: oversized headers 413 6002, not HTTP 400 1001", async () => {
+    const { url } = await freshNode("pglite");
+    const big = await rawHttp(
+      url,
+      `GET /v1/feed HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+    );
+    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(JSON.parse(big.slice(big.indexOf("\r\n\r\n") + 4))).toMatchObject({
+      code: ErrorCode.PAYLOAD_TOO_LARGE,
+      name: "PAYLOAD_TOO_LARGE",
+      context: { maxBytes: expect.any(Number) },
+    });
+    const junk = await rawHttp(url, "NOT HTTP AT ALL\r\n\r\n");
+    expect(junk).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(junk.slice(junk.indexOf("\r\n\r\n") + 4))).toMatchObject({
+      code: ErrorCode.MALFORMED_JSON,
+      name: "MALFORMED_JSON",
+    });
   });
 });
 
