@@ -37,12 +37,13 @@ export interface ServerOptions {
 
 /** Builds the HTTP API around a context. Listening is the caller's. */
 export async function buildServer(ctx: NodeContext, options: ServerOptions = {}): Promise<App> {
+  const receiveTimeoutMs = Math.max(ctx.config.requestTimeoutMs, 1000);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: ctx.config.bodyLimit,
     // Socket-level limits: a request must arrive within the deadline, and a socket may be
     // idle at most a minute (the stream sends a heartbeat more often than that).
-    requestTimeout: Math.max(ctx.config.requestTimeoutMs, 1000),
+    requestTimeout: receiveTimeoutMs,
     connectionTimeout: Math.max(ctx.config.requestTimeoutMs, 60_000),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
     genReqId: () => randomUUID(),
@@ -52,7 +53,7 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
       if (err.code === "ECONNRESET" || socket.destroyed) return;
       const e =
         err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-          ? new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: ctx.config.requestTimeoutMs })
+          ? new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: receiveTimeoutMs })
           : err.code === "HPE_HEADER_OVERFLOW"
             ? new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, { maxBytes: http.maxHeaderSize })
             : new ProtocolError(ErrorCode.MALFORMED_JSON, { reason: "not a valid HTTP request" });
