@@ -437,7 +437,11 @@ export async function getGrant(
     .executeTakeFirst();
 }
 
-/** Everything accepted after `afterLogId`, oldest first: the stream's backlog. */
+/**
+ * Everything accepted after `afterLogId`, oldest first: the stream's backlog. Direct
+ * messages and hidden actions are left out; a revocation lists, in `hidden`, the actions
+ * it hid ("compromised since T"), so live readers can remove them.
+ */
 export async function logSince(
   db: Kysely<Database>,
   afterLogId: number,
@@ -458,7 +462,7 @@ export async function logSince(
           'hidden', CASE WHEN r.compromised_since IS NULL THEN '[]'::json ELSE (
             SELECT coalesce(json_agg(a.id ORDER BY a.log_id), '[]'::json)
             FROM actions a JOIN grants g ON g.id = a.grant_id
-            WHERE a.wallet = r.wallet AND a.hidden AND a.received_at >= r.compromised_since
+            WHERE a.wallet = r.wallet AND a.hidden AND a.kind <> 'dm' AND a.received_at >= r.compromised_since
               AND a.log_id < r.log_id
               AND (a.grant_id = r.target_grant OR (r.target_grant IS NULL AND g.issued_at < r.issued_before))
           ) END)::text
