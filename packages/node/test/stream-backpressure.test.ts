@@ -151,6 +151,12 @@ describe.each(ENGINES)("GET /v1/stream under load on %s", (engine) => {
     const all = [...first.events, ...rest];
     expect(all[0]?.event).toBe("grant");
     expect(all.slice(1).map((e) => (e.data as { id: string }).id)).toEqual(ids);
+    // While it stalled, the node stopped reading for it: its buffer never held more than
+    // the high-water mark plus one page.
+    const largestEvent = Math.max(...all.map(eventBytes));
+    expect(node.node.ctx.stream.stats.largestBuffer).toBeLessThanOrEqual(
+      64 * 1024 + PAGE * largestEvent,
+    );
   }, 120_000);
 
   it("caps open subscribers per process with 503 6008", async () => {
