@@ -122,7 +122,7 @@ describe("offline queue", () => {
   });
 
   it("an action whose outcome the node could not tell in time (6009) stays queued, and resending it stores it once", async () => {
-    const node = await startTestNode({ config: { requestTimeoutMs: 1000 } });
+    const node = await startTestNode({ config: { requestTimeoutMs: 2000 } });
     nodes.push(node);
     const c = testClient(node.url);
     const session = await c.manager.start(policy(["post"]));

@@ -59,7 +59,7 @@ async function holdLocks(
 
 describe.each(ENGINES)("handler deadline on %s", (engine) => {
   it("a write blocked past the deadline answers 6009 (outcome unknown), a queued one 6004 (not stored); resending settles both", async () => {
-    const node = await freshNode(engine, { config: { requestTimeoutMs: 1000 } });
+    const node = await freshNode(engine, { config: { requestTimeoutMs: 2000 } });
     const { url } = node;
     const alice = await session(url, "alice", "alice-s1", {
       scopes: ["post"],
@@ -79,7 +79,7 @@ describe.each(ENGINES)("handler deadline on %s", (engine) => {
     try {
       const unknown = await post(url, "/v1/actions", first);
       expectRefusal(unknown, 504, ErrorCode.WRITE_OUTCOME_UNKNOWN);
-      expect(unknown.body).toMatchObject({ context: { timeoutMs: 1000 } });
+      expect(unknown.body).toMatchObject({ context: { timeoutMs: 2000 } });
       // The commit still waits: the next action queues behind it and is withdrawn at its
       // deadline, certainly not stored.
       const notStored = await post(url, "/v1/actions", second);
