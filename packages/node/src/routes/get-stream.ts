@@ -28,6 +28,9 @@ export function getStream(app: App, ctx: NodeContext): void {
       },
     },
     async (req, reply) => {
+      // HEAD (added by Fastify for every GET): the headers, not an endless body.
+      if (req.method === "HEAD")
+        return reply.header("content-type", "text/event-stream; charset=utf-8").send();
       const header = req.headers["last-event-id"];
       const fromHeader =
         typeof header === "string" && /^[0-9]{1,16}$/.test(header) ? Number(header) : undefined;
