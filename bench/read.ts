@@ -3,15 +3,17 @@
  * follows and profiles of 10,000 wallets, one session each) straight into PostgreSQL (own
  * schema) with COPY, then starts a real node in its own process on that schema and
  * measures p50/p99 of the feed (first and deep pages), threads, a wallet's posts, the
- * following feed and profiles, one request at a time, beside GET /health in the same run
- * (the HTTP floor). Prints the node's RSS. Every loaded row is a real signed action: the
+ * following feed and profiles, one request at a time and then from 8 and 32 concurrent
+ * clients (p50/p99 and requests/s), beside GET /health in the same run (the HTTP floor).
+ * Prints the node's RSS. Every loaded row is a real signed action: the
  * loader signs each one with its session key (node:crypto, on worker threads).
  *
  *   npm run bench -- read [--posts=1000000] [--wallets=10000] [--requests=1000]
- *     [--keep] [--schema=<loaded schema to reuse>]
+ *     [--concurrency=1,8,32] [--keep] [--schema=<loaded schema to reuse>]
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
+import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { openDatabase } from "@sesame/node";
 import {
@@ -559,31 +561,64 @@ interface Endpoint {
   readonly path: (r: () => number) => string;
 }
 
+interface Figures {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly bytes: number;
+  /** Measured requests per second of wall time (all clients together). */
+  readonly rps: number;
+}
+
+/**
+ * `requests` measured requests (after up to 100 warm-up) from `concurrency` clients, each
+ * sending its next request when its previous answer is in, over keep-alive connections.
+ * Latency is per request; requests/s is over the wall time of the measured part.
+ */
 async function measure(
   client: Client,
   endpoint: Endpoint,
   requests: number,
   random: () => number,
-): Promise<{ p50: number; p99: number; max: number; bytes: number }> {
-  const times: number[] = [];
-  let bytes = 0;
-  for (let k = 0; k < requests + Math.min(100, requests); k++) {
+  concurrency: number,
+): Promise<Figures> {
+  const one = async (): Promise<{ dt: number; length: number }> => {
     const path = endpoint.path(random);
     const t0 = performance.now();
     const r = await client.request("GET", path);
     const dt = performance.now() - t0;
     if (r.status !== 200) throw new Error(`GET ${path} -> ${r.status}: ${r.text.slice(0, 200)}`);
-    if (k >= Math.min(100, requests)) {
-      times.push(dt);
-      bytes += r.text.length;
-    }
-  }
+    return { dt, length: r.text.length };
+  };
+  const run = async (n: number, record: boolean, times: number[]) => {
+    let left = n;
+    let bytes = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, n) }, async () => {
+        while (left > 0) {
+          left--;
+          const r = await one();
+          if (record) {
+            times.push(r.dt);
+            bytes += r.length;
+          }
+        }
+      }),
+    );
+    return bytes;
+  };
+  await run(Math.min(100, requests), false, []);
+  const times: number[] = [];
+  const t0 = performance.now();
+  const bytes = await run(requests, true, times);
+  const wall = (performance.now() - t0) / 1000;
   times.sort((a, b) => a - b);
   return {
     p50: percentile(times, 50),
     p99: percentile(times, 99),
     max: times[times.length - 1] as number,
     bytes: bytes / times.length,
+    rps: times.length / wall,
   };
 }
 
@@ -605,7 +640,10 @@ export async function readBench(): Promise<Record<string, unknown>> {
       schema,
       verifyWorkers: 2,
     });
-    const client = new Client(node.port, 1);
+    const levels = (argValue("concurrency") ?? "1,8,32").split(",").map(Number);
+    if (levels[0] !== 1 || levels.some((c) => !Number.isSafeInteger(c) || c < 1))
+      throw new Error("--concurrency= takes a list of client counts starting with 1, e.g. 1,8,32");
+    const loadBefore = os.loadavg().map((l) => Number(l.toFixed(2)));
     const pick = <T>(list: readonly T[], r: () => number) =>
       list[Math.floor(r() * list.length)] as T;
     const span = loaded.maxLogId - loaded.firstActionLogId;
@@ -649,21 +687,28 @@ export async function readBench(): Promise<Record<string, unknown>> {
       `SELECT kind, count(*) AS n FROM ${schema}.actions GROUP BY kind ORDER BY kind`,
     );
     console.log(
-      `\nstore: ${counts.rows.map((r) => `${fmt(Number(r.n))} ${r.kind}`).join(", ")}; node pid ${node.pid}, ${requests} requests per endpoint, one at a time, after 100 warm-up`,
+      `\nstore: ${counts.rows.map((r) => `${fmt(Number(r.n))} ${r.kind}`).join(", ")}; node pid ${node.pid}, ${requests} requests per endpoint at each concurrency (${levels.join(", ")} clients), after 100 warm-up; load average ${loadBefore.join(" ")}`,
     );
     let worst = 0;
+    const clients = new Map(levels.map((c) => [c, new Client(node.port, c)]));
     try {
       for (const e of endpoints) {
-        const r = await measure(client, e, requests, random);
-        if (!e.name.includes("/health")) worst = Math.max(worst, r.p99);
-        console.log(
-          `${e.name.padEnd(44)} p50 ${ms(r.p50).padStart(9)}  p99 ${ms(r.p99).padStart(9)}  max ${ms(r.max).padStart(9)}  ~${fmt(r.bytes)} bytes`,
-        );
-        figures[e.name] = {
-          p50Ms: Number(r.p50.toFixed(2)),
-          p99Ms: Number(r.p99.toFixed(2)),
-          maxMs: Number(r.max.toFixed(2)),
-        };
+        const perLevel: Record<string, unknown> = {};
+        for (const c of levels) {
+          const r = await measure(clients.get(c) as Client, e, requests, random, c);
+          if (c === 1 && !e.name.includes("/health")) worst = Math.max(worst, r.p99);
+          console.log(
+            `${(c === 1 ? e.name : `  ${c} concurrent`).padEnd(44)} p50 ${ms(r.p50).padStart(9)}  p99 ${ms(r.p99).padStart(9)}  max ${ms(r.max).padStart(9)}  ${fmt(r.rps).padStart(6)} req/s  ~${fmt(r.bytes)} bytes`,
+          );
+          const f = {
+            p50Ms: Number(r.p50.toFixed(2)),
+            p99Ms: Number(r.p99.toFixed(2)),
+            maxMs: Number(r.max.toFixed(2)),
+            requestsPerSecond: Math.round(r.rps),
+          };
+          if (c === 1) figures[e.name] = { ...f, concurrent: perLevel };
+          else perLevel[String(c)] = f;
+        }
       }
       const rss = await node.rss();
       console.log(`node RSS after the run: ${(rss / 1024 / 1024).toFixed(0)} MiB`);
@@ -676,6 +721,9 @@ export async function readBench(): Promise<Record<string, unknown>> {
         rows: Object.fromEntries(counts.rows.map((r) => [r.kind, Number(r.n)])),
         wallets: loaded.wallets.length,
         requestsPerEndpoint: requests,
+        concurrency: levels,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: os.loadavg().map((l) => Number(l.toFixed(2))),
         rows_are: "real signed actions (each signed with its session key while loading)",
         loadSeconds: loaded.loadSeconds,
         nodeRssMiB: Math.round(rss / 1024 / 1024),
@@ -684,7 +732,7 @@ export async function readBench(): Promise<Record<string, unknown>> {
         endpoints: figures,
       };
     } finally {
-      client.close();
+      for (const c of clients.values()) c.close();
       await node.close();
     }
   } finally {

@@ -140,6 +140,9 @@ function hintFor(e: ProtocolError): string {
       return "the node belongs to another network or chain; pass --network / --chain to match it";
     case ErrorCode.TOO_MANY_REQUESTS:
       return "the node is busy; try again shortly";
+    case ErrorCode.REQUEST_TIMEOUT:
+    case ErrorCode.WRITE_OUTCOME_UNKNOWN:
+      return "the node did not answer in time; `sesame flush` sends the same signed action again (safe: it is stored at most once)";
     case ErrorCode.UNAUTHORIZED_REQUEST:
       return "reading direct messages needs a live session with the dm scope";
     default:

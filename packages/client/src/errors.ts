@@ -59,7 +59,7 @@ export function isClientError<R extends ClientErrorReason>(
 
 /**
  * Refusals that say "later", not "never": the action stays queued and is retried with
- * backoff. A node's own 6003/6004/6007/6008, a node's per-action OVER_RATE (4003: valid,
+ * backoff. A node's own 6003/6004/6007/6008/6009, a node's per-action OVER_RATE (4003: valid,
  * accepted once the hour allows), and non-Sesame 408/429/5xx answers. Everything else a
  * node refuses is final for that action; a non-Sesame 413 is final too (it cannot pass).
  */
@@ -69,6 +69,8 @@ export function isTransient(e: unknown): boolean {
     e instanceof ProtocolError &&
     (e.code === ErrorCode.TOO_MANY_REQUESTS ||
       e.code === ErrorCode.REQUEST_TIMEOUT ||
+      // The node may or may not have stored it: resending the same signed action tells.
+      e.code === ErrorCode.WRITE_OUTCOME_UNKNOWN ||
       e.code === ErrorCode.INTERNAL ||
       e.code === ErrorCode.UNAVAILABLE ||
       e.code === ErrorCode.OVER_RATE)

@@ -451,7 +451,8 @@ function isRetryableTipRefusal(e: unknown): boolean {
       e.code === ErrorCode.UNAVAILABLE ||
       e.code === ErrorCode.INTERNAL ||
       e.code === ErrorCode.TOO_MANY_REQUESTS ||
-      e.code === ErrorCode.REQUEST_TIMEOUT)
+      e.code === ErrorCode.REQUEST_TIMEOUT ||
+      e.code === ErrorCode.WRITE_OUTCOME_UNKNOWN)
   );
 }
 

@@ -111,6 +111,8 @@ export interface TestNodeOptions {
   readonly port?: number;
   /** The funds tier's chain (default none: tips refused). */
   readonly chain?: NodeOptions["chain"];
+  /** Node settings beside the verify context (e.g. a short request deadline). */
+  readonly config?: NodeOptions["config"];
 }
 
 /** Starts a node verifying against CONTEXT; PostgreSQL (own schema) unless told otherwise. */
@@ -135,7 +137,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
   const state = { offset: 0 };
   const node = await createNode({
     database,
-    config: { verify: CONTEXT },
+    config: { ...options.config, verify: CONTEXT },
     clock: () => Date.now() + state.offset,
     ...(options.chain === undefined ? {} : { chain: options.chain }),
   });

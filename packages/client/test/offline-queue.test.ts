@@ -121,6 +121,44 @@ describe("offline queue", () => {
     expect(await rowCount(node, session.grantId)).toBe(2);
   });
 
+  it("an action whose outcome the node could not tell in time (6009) stays queued, and resending it stores it once", async () => {
+    const node = await startTestNode({ config: { requestTimeoutMs: 2000 } });
+    nodes.push(node);
+    const c = testClient(node.url);
+    const session = await c.manager.start(policy(["post"]));
+    expect((await c.social.post("before")).status).toBe("accepted");
+    // Another connection holds the session's state row: the commit waits past the deadline.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = node.node.ctx.storage.db.transaction().execute(async (tx) => {
+      await sql`select state from sessions where grant_id = ${session.grantId} for update`.execute(
+        tx,
+      );
+      locked();
+      await released;
+    });
+    await isLocked;
+    let r: Awaited<ReturnType<typeof c.social.post>>;
+    try {
+      r = await c.social.post("outcome unknown");
+    } finally {
+      release();
+      await holder;
+    }
+    expect(r.status).toBe("queued");
+    expect((await c.store.getRecord(session.slot))?.outbox.map((a) => a.payload.seq)).toEqual([2]);
+    // The commit went through once the lock was free; the resend is the same signed action.
+    expect(await c.social.flush()).toBe(1);
+    expect((await c.store.getRecord(session.slot))?.outbox).toEqual([]);
+    expect(await rowCount(node, session.grantId)).toBe(2);
+  });
+
   it("actions queued before a renewal are still delivered after it", async () => {
     const node = await startTestNode();
     nodes.push(node);

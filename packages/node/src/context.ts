@@ -13,10 +13,19 @@ export interface NodeConfig {
   readonly policy: PolicyOptions;
   /** Largest request body, bytes. */
   readonly bodyLimit: number;
-  /** Requests per IP per minute. */
+  /** Requests per IP per minute, counted in this process; 0 turns the limit off. */
   readonly rateLimitPerMinute: number;
-  /** Whole-request timeout, ms. */
+  /**
+   * Handler deadline, ms: a request not answered by then gets 6004 REQUEST_TIMEOUT (nothing
+   * changed) or, for a write that may still commit, 6009 WRITE_OUTCOME_UNKNOWN.
+   */
   readonly requestTimeoutMs: number;
+  /** Live stream: most events read from the database at once for a catching-up reader. */
+  readonly streamPageSize: number;
+  /** Live stream: a reader whose connection buffer stays full this long (ms) is dropped. */
+  readonly streamStallMs: number;
+  /** Live stream: most open subscribers in this process (then 503 6008). */
+  readonly streamMaxSubscribers: number;
 }
 
 /** The one object that carries the node's services into every route handler. */

@@ -31,6 +31,26 @@ interface Pending {
   readonly grant: VerifiedGrant;
   readonly resolve: (r: ItemResult) => void;
   readonly reject: (e: unknown) => void;
+  readonly ticket?: SubmitTicket | undefined;
+}
+
+/**
+ * What a caller learns about its submit while it waits: whether any of its actions has
+ * been taken into a commit (from then on its outcome is the commit's).
+ */
+export interface SubmitTicket {
+  committing: boolean;
+}
+
+export interface SubmitOptions {
+  /**
+   * Aborting withdraws the actions still queued (they get 6004 REQUEST_TIMEOUT results and
+   * are certainly not stored); actions already taken into a commit keep their course.
+   */
+  readonly signal?: AbortSignal | undefined;
+  readonly ticket?: SubmitTicket | undefined;
+  /** The deadline, for the context of the 6004 results of withdrawn actions. */
+  readonly timeoutMs?: number | undefined;
 }
 
 export interface IngestOptions {
@@ -136,7 +156,7 @@ export class Ingestor {
   }
 
   /** Verifies and stores a batch; one result per item, in order. */
-  async submit(items: readonly unknown[]): Promise<ItemResult[]> {
+  async submit(items: readonly unknown[], options: SubmitOptions = {}): Promise<ItemResult[]> {
     const ids = items.map((w) => (w as { payload?: { grant?: unknown } } | null)?.payload?.grant);
     const grants = await this.grants.getMany(ids.filter((x): x is string => typeof x === "string"));
     // While these are being verified, a commit about to start may wait for them (#drain).
@@ -167,7 +187,7 @@ export class Ingestor {
             ));
           if (refusal !== null) return fail(refusal);
         }
-        return this.enqueue(v, grant);
+        return this.enqueue(v, grant, options);
       }),
     );
     // Everything verified is queued by now (tips after their check).
@@ -175,9 +195,29 @@ export class Ingestor {
     return await results;
   }
 
-  enqueue(action: VerifiedAction, grant: VerifiedGrant): Promise<ItemResult> {
+  enqueue(
+    action: VerifiedAction,
+    grant: VerifiedGrant,
+    options: SubmitOptions = {},
+  ): Promise<ItemResult> {
+    const { signal, ticket, timeoutMs = 0 } = options;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ action, grant, resolve, reject });
+      const timedOut = () => fail(new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs }));
+      if (signal?.aborted) return resolve(timedOut());
+      const pending: Pending = { action, grant, resolve, reject, ticket };
+      this.#queue.push(pending);
+      // Withdrawn while still queued: no commit has it, so it is certainly not stored.
+      signal?.addEventListener(
+        "abort",
+        () => {
+          const at = this.#queue.indexOf(pending);
+          if (at >= 0) {
+            this.#queue.splice(at, 1);
+            resolve(timedOut());
+          }
+        },
+        { once: true },
+      );
       if (!this.#running) void this.#drain();
     });
   }
@@ -199,6 +239,7 @@ export class Ingestor {
           clearTimeout(timer);
         }
         const batch = this.#queue.splice(0, this.#maxBatch);
+        for (const p of batch) if (p.ticket !== undefined) p.ticket.committing = true;
         try {
           const results = await this.#commit(batch);
           for (const [i, p] of batch.entries()) p.resolve(results[i] as ItemResult);

@@ -12,6 +12,18 @@ import { seedDemo } from "./seed.js";
 import { serveWebApp } from "./web.js";
 
 const env = process.env;
+
+/** `{ [key]: n }` when the variable holds an integer ≥ min; exits on anything else. */
+function numberFromEnv<K extends string>(key: K, name: string, min: number): { [P in K]?: number } {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return {};
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) {
+    console.error(`${name} must be an integer of at least ${min}, not ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return { [key]: n } as { [P in K]?: number };
+}
 const port = Number(env.PORT ?? 8787);
 const host = env.HOST ?? "127.0.0.1";
 const databaseUrl = env.DATABASE_URL || undefined;
@@ -25,6 +37,9 @@ const node = await createNode({
       chain: env.SESAME_CHAIN ?? "solana:localnet",
       network: env.SESAME_NETWORK ?? "sesame-local",
     },
+    ...numberFromEnv("requestTimeoutMs", "SESAME_REQUEST_TIMEOUT_MS", 1),
+    ...numberFromEnv("rateLimitPerMinute", "SESAME_RATE_LIMIT_PER_MINUTE", 0),
+    ...numberFromEnv("bodyLimit", "SESAME_BODY_LIMIT", 1024),
   },
   logger: env.SESAME_LOG === "1",
   // Action signatures are checked on worker threads (one per core, at most 4), so the

@@ -7,7 +7,7 @@ import { GrantCache } from "./grants.js";
 import { Ingestor } from "./ingest.js";
 import { Metrics } from "./metrics.js";
 import { type App, buildServer } from "./server.js";
-import { StreamHub } from "./stream.js";
+import { DEFAULT_STREAM_OPTIONS, StreamHub } from "./stream.js";
 import { type FundsOptions, tipCheck } from "./tips.js";
 import { VerifyPool } from "./verify-pool.js";
 
@@ -17,6 +17,9 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   bodyLimit: 1024 * 1024,
   rateLimitPerMinute: 6000,
   requestTimeoutMs: 30_000,
+  streamPageSize: DEFAULT_STREAM_OPTIONS.pageSize,
+  streamStallMs: DEFAULT_STREAM_OPTIONS.stallMs,
+  streamMaxSubscribers: DEFAULT_STREAM_OPTIONS.maxSubscribers,
 });
 
 export interface NodeOptions {
@@ -65,7 +68,11 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
   const clock = options.clock ?? Date.now;
   const metrics = new Metrics();
   const grants = new GrantCache(storage.db);
-  const stream = new StreamHub(storage.db);
+  const stream = new StreamHub(storage.db, {
+    pageSize: config.streamPageSize,
+    stallMs: config.streamStallMs,
+    maxSubscribers: config.streamMaxSubscribers,
+  });
   await stream.start();
   const chain =
     options.chain === "embedded"
@@ -89,6 +96,11 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     "sesame_stream_subscribers",
     "Open live-stream connections",
     () => stream.subscriberCount,
+  );
+  metrics.gauge(
+    "sesame_stream_readers_dropped",
+    "Live-stream readers disconnected for falling behind (they resume by Last-Event-ID)",
+    () => stream.stats.dropped,
   );
   const ctx: NodeContext = {
     config,

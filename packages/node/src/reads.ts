@@ -442,7 +442,11 @@ export async function getGrant(
     .executeTakeFirst();
 }
 
-/** Everything accepted after `afterLogId`, oldest first: the stream's backlog. */
+/**
+ * Everything accepted after `afterLogId`, oldest first: the stream's backlog. Direct
+ * messages and hidden actions are left out; a revocation lists, in `hidden`, the actions
+ * it hid ("compromised since T"), so live readers can remove them.
+ */
 export async function logSince(
   db: Kysely<Database>,
   afterLogId: number,
@@ -459,8 +463,15 @@ export async function logSince(
         SELECT log_id, 'grant', json_build_object('id', id, 'wallet', wallet, 'text', text, 'signature', signature)::text
         FROM grants WHERE log_id > ${afterLogId}
         UNION ALL
-        SELECT log_id, 'revocation', json_build_object('id', id, 'wallet', wallet, 'text', text, 'signature', signature)::text
-        FROM revocations WHERE log_id > ${afterLogId}
+        SELECT log_id, 'revocation', json_build_object('id', id, 'wallet', wallet, 'text', text, 'signature', signature,
+          'hidden', CASE WHEN r.compromised_since IS NULL THEN '[]'::json ELSE (
+            SELECT coalesce(json_agg(a.id ORDER BY a.log_id), '[]'::json)
+            FROM actions a JOIN grants g ON g.id = a.grant_id
+            WHERE a.wallet = r.wallet AND a.hidden AND a.kind <> 'dm' AND a.received_at >= r.compromised_since
+              AND a.log_id < r.log_id
+              AND (a.grant_id = r.target_grant OR (r.target_grant IS NULL AND g.issued_at < r.issued_before))
+          ) END)::text
+        FROM revocations r WHERE log_id > ${afterLogId}
         UNION ALL
         SELECT log_id, 'equivocation', json_build_object('id', id, 'grant', grant_id, 'by', by,
           'a', action_a::json, 'b', action_b::json)::text

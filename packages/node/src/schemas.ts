@@ -56,7 +56,10 @@ export const WireAction = Type.Object(
 
 export const ActionsBody = Type.Union([
   Type.Ref("WireAction"),
-  Type.Object({ actions: Type.Array(Type.Ref("WireAction"), { maxItems: 100 }) }),
+  Type.Object(
+    { actions: Type.Array(Type.Ref("WireAction"), { minItems: 1, maxItems: 100 }) },
+    { additionalProperties: false },
+  ),
 ]);
 
 export const ItemResult = Type.Union([

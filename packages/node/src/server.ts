@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { ErrorCode, isProtocolError, ProtocolError } from "@sesame/protocol";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { NodeContext } from "./context.js";
+import { LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from "./db/connect.js";
 import { routes } from "./routes/index.js";
 import { SHARED_SCHEMAS } from "./schemas.js";
 
@@ -17,17 +18,33 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Aborted when the request's handler deadline (`requestTimeoutMs`) passes. */
+    deadline: AbortSignal | null;
+    /** The refusal a route answers when its deadline passes (default: by method). */
+    onDeadline: (() => ProtocolError) | null;
+  }
+  interface FastifyContextConfig {
+    /** `false` for a route that may run longer than the handler deadline (the stream). */
+    deadline?: boolean;
+  }
+}
+
 export interface ServerOptions {
   readonly logger?: boolean;
 }
 
 /** Builds the HTTP API around a context. Listening is the caller's. */
 export async function buildServer(ctx: NodeContext, options: ServerOptions = {}): Promise<App> {
+  const receiveTimeoutMs = Math.max(ctx.config.requestTimeoutMs, 1000);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: ctx.config.bodyLimit,
-    requestTimeout: ctx.config.requestTimeoutMs,
-    connectionTimeout: ctx.config.requestTimeoutMs,
+    // Socket-level limits: a request must arrive within the deadline, and a socket may be
+    // idle at most a minute (the stream sends a heartbeat more often than that).
+    requestTimeout: receiveTimeoutMs,
+    connectionTimeout: Math.max(ctx.config.requestTimeoutMs, 60_000),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
     genReqId: () => randomUUID(),
     clientErrorHandler: (error, socket) => writeClientError(error, socket, ctx),
@@ -49,6 +66,17 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
     }
     parseJson(req, text, done);
   });
+  // Every write takes JSON only: a text/plain body is refused before any handler runs.
+  app.removeContentTypeParser("text/plain");
+  app.decorateRequest("deadline", null);
+  app.decorateRequest("onDeadline", null);
+  app.addHook("onRoute", (route) => {
+    if (route.config?.deadline === false) return;
+    const handler = route.handler as (this: unknown, ...args: unknown[]) => unknown;
+    route.handler = function (this: unknown, req, reply) {
+      return withDeadline(ctx.config.requestTimeoutMs, req, () => handler.call(this, req, reply));
+    } as typeof route.handler;
+  });
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -64,15 +92,19 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
         (json.$id as string | undefined) ?? `def-${i}`,
     },
   });
-  await app.register(rateLimit, {
-    max: ctx.config.rateLimitPerMinute,
-    timeWindow: 60_000,
-    allowList: (req) => req.url === "/health" || req.url === "/metrics",
-    errorResponseBuilder: (_req, context) => {
-      const e = new ProtocolError(ErrorCode.TOO_MANY_REQUESTS, { retryAfterMs: context.ttl });
-      return Object.assign(new Error(e.message), { statusCode: 429, protocol: e });
-    },
-  });
+  // Per IP and per process (the counters live in this process's memory): several
+  // processes behind one address multiply the allowance. Routes opt out by their config
+  // (`rateLimit: false`: /health and /metrics), not by URL. 0 turns it off.
+  if (ctx.config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: ctx.config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_req, context) => {
+        const e = new ProtocolError(ErrorCode.TOO_MANY_REQUESTS, { retryAfterMs: context.ttl });
+        return Object.assign(new Error(e.message), { statusCode: 429, protocol: e });
+      },
+    });
+  }
 
   app.addHook("onResponse", async (req, reply) => {
     ctx.metrics.observe(
@@ -136,6 +168,57 @@ function writeClientError(
   socket.destroy(error);
 }
 
+/**
+ * Runs a handler against the request's deadline. When it passes, the request's signal is
+ * aborted (a route may withdraw work not yet started) and the answer is the route's
+ * `onDeadline` refusal, or by method: 6004 for a read (nothing changed), 6009 for a write
+ * (it may still commit; resending the same signed message is safe). The handler's own
+ * result, if it comes later, is dropped.
+ */
+async function withDeadline(
+  ms: number,
+  req: import("fastify").FastifyRequest,
+  run: () => unknown,
+): Promise<unknown> {
+  const controller = new AbortController();
+  req.deadline = controller.signal;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(
+        req.onDeadline?.() ??
+          (req.method === "GET" || req.method === "HEAD"
+            ? new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: ms })
+            : new ProtocolError(ErrorCode.WRITE_OUTCOME_UNKNOWN, { timeoutMs: ms })),
+      );
+    }, ms);
+  });
+  const work = Promise.resolve().then(run);
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => {});
+  }
+}
+
+/** `querystring` + `/limit` → `query.limit`; `body` + `/a/0` → `a.0`. */
+function fieldOf(context: string | undefined, path: string, missing?: unknown): string {
+  const parts = path.split("/").filter((p) => p !== "");
+  if (typeof missing === "string") parts.push(missing);
+  const prefix =
+    context === "querystring"
+      ? "query"
+      : context === "params"
+        ? "params"
+        : context === "headers"
+          ? "headers"
+          : undefined;
+  if (parts.length === 0) return prefix ?? context ?? "request";
+  return [...(prefix === undefined ? [] : [prefix]), ...parts].join(".");
+}
+
 function toProtocolError(
   error: FastifyError & { protocol?: ProtocolError },
   ctx: NodeContext,
@@ -145,7 +228,11 @@ function toProtocolError(
   if (error.validation !== undefined) {
     const first = error.validation[0];
     return new ProtocolError(ErrorCode.INVALID_FIELD, {
-      field: `${error.validationContext ?? "request"}${first?.instancePath ?? ""}`,
+      field: fieldOf(
+        error.validationContext,
+        first?.instancePath ?? "",
+        (first?.params as { missingProperty?: unknown } | undefined)?.missingProperty,
+      ),
       reason: first?.message ?? error.message,
     });
   }
@@ -162,7 +249,20 @@ function toProtocolError(
   if (error.statusCode === 415 || error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
     return new ProtocolError(ErrorCode.MALFORMED_JSON, { reason: "send application/json" });
   }
+  // PostgreSQL gave up on a lock wait or a statement, or broke a deadlock: the transaction
+  // rolled back, nothing was stored, and the same request may be sent again.
+  const sqlState = (error as { code?: unknown }).code;
+  if (sqlState === "55P03")
+    return new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: LOCK_TIMEOUT_MS });
+  if (sqlState === "57014")
+    return new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: STATEMENT_TIMEOUT_MS });
+  if (sqlState === "40P01" || sqlState === "40001")
+    return new ProtocolError(ErrorCode.UNAVAILABLE, {
+      reason: "the transaction was rolled back in a conflict; send the same request again",
+    });
   if (error.statusCode === 408)
     return new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs: ctx.config.requestTimeoutMs });
+  if (error.code === "FST_ERR_CTP_INVALID_CONTENT_LENGTH")
+    return new ProtocolError(ErrorCode.MALFORMED_JSON, { reason: error.message });
   return new ProtocolError(ErrorCode.INTERNAL, { reference: randomUUID() });
 }

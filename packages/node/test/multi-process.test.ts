@@ -131,6 +131,32 @@ describe("two node processes on one PostgreSQL schema", () => {
     );
   });
 
+  it("keeps a cap exact when 200 parallel posts are split across both processes", async () => {
+    const dave = await session(urlOf(b), "dave-mp", "dave-mp-s1", {
+      scopes: ["post"],
+      limits: { post: { total: 50, perHour: null } },
+      tipBudget: null,
+    });
+    const actions = Array.from({ length: 200 }, (_, i) => dave.sign("post", postBody(`c${i}`)));
+    const replies = await Promise.all(
+      actions.map((action, i) => post(urlOf(i % 2 === 0 ? a : b), "/v1/actions", action)),
+    );
+    const accepted = replies.filter((r) => r.status === 201);
+    expect(accepted).toHaveLength(50);
+    const refused = replies.filter((r) => r.status !== 201);
+    expect(refused).toHaveLength(150);
+    for (const r of refused) expectRefusal(r, 403, ErrorCode.OVER_CAP);
+    // Both processes took part in what was accepted.
+    const acceptedBy = new Set(
+      replies.flatMap((r, i) => (r.status === 201 ? [i % 2 === 0 ? "a" : "b"] : [])),
+    );
+    expect(acceptedBy).toEqual(new Set(["a", "b"]));
+    for (const p of [a, b]) {
+      const profile = await get<ServedProfile>(urlOf(p), `/v1/wallets/${dave.wallet}/profile`);
+      expect(profile.body.posts).toBe(50);
+    }
+  });
+
   it("keeps a rate exact when 200 parallel posts are split across both processes", async () => {
     const carol = await session(urlOf(a), "carol-mp", "carol-mp-s1", {
       scopes: ["post"],

@@ -65,6 +65,7 @@ export const ErrorCode = {
   BATCH_TOO_LARGE: 6006,
   INTERNAL: 6007,
   UNAVAILABLE: 6008,
+  WRITE_OUTCOME_UNKNOWN: 6009,
 
   // 7xxx funds tier
   TIP_NOT_ON_CHAIN: 7001,
@@ -124,6 +125,7 @@ export interface ErrorContextMap {
   6006: { max: number; actual: number };
   6007: { reference: string };
   6008: { reason: string };
+  6009: { timeoutMs: number };
   7001: { signature: string };
   7002: { field: string; expected: string; actual: string };
   7003: { signature: string; usedBy: string };
@@ -193,6 +195,11 @@ export const ERROR_TABLE = {
   6006: { status: 400, message: "A batch holds at most {max} items, not {actual}" },
   6007: { status: 500, message: "Internal error (reference {reference})" },
   6008: { status: 503, message: "Unavailable: {reason}" },
+  6009: {
+    status: 504,
+    message:
+      "No answer within {timeoutMs} ms: the write may or may not be stored; send the same signed message again to learn its outcome (it is idempotent)",
+  },
   7001: { status: 403, message: "Transaction {signature} is not on chain or did not succeed" },
   7002: { status: 403, message: "The tip's {field} is {actual}, the transaction says {expected}" },
   7003: { status: 409, message: "Transaction {signature} was already used by tip {usedBy}" },

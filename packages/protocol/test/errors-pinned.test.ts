@@ -52,6 +52,7 @@ const PINNED: readonly (readonly [number, string, number])[] = [
   [6006, "BATCH_TOO_LARGE", 400],
   [6007, "INTERNAL", 500],
   [6008, "UNAVAILABLE", 503],
+  [6009, "WRITE_OUTCOME_UNKNOWN", 504],
   [7001, "TIP_NOT_ON_CHAIN", 403],
   [7002, "TIP_MISMATCH", 403],
   [7003, "TIP_REUSED", 409],

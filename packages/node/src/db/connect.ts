@@ -28,8 +28,9 @@ export interface Storage {
 
 const INT8_OID = 20;
 /** No statement, lock wait or idle transaction holds a connection for ever. */
-const STATEMENT_LIMITS =
-  "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000";
+export const STATEMENT_TIMEOUT_MS = 15_000;
+export const LOCK_TIMEOUT_MS = 10_000;
+const STATEMENT_LIMITS = `-c statement_timeout=${STATEMENT_TIMEOUT_MS} -c lock_timeout=${LOCK_TIMEOUT_MS} -c idle_in_transaction_session_timeout=60000`;
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** int8 columns hold milliseconds and counters below 2^53: read them as numbers. */

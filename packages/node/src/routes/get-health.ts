@@ -7,6 +7,7 @@ export function getHealth(app: App, ctx: NodeContext): void {
   app.get(
     "/health",
     {
+      config: { rateLimit: false },
       schema: {
         summary: "Liveness and database reachability",
         response: {

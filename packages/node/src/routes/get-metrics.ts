@@ -4,7 +4,7 @@ import type { App } from "../server.js";
 export function getMetrics(app: App, ctx: NodeContext): void {
   app.get(
     "/metrics",
-    { schema: { summary: "Prometheus metrics", hide: true } },
+    { config: { rateLimit: false }, schema: { summary: "Prometheus metrics", hide: true } },
     async (_req, reply) => reply.type("text/plain; version=0.0.4").send(ctx.metrics.render()),
   );
 }

@@ -1,10 +1,16 @@
-import type { EquivocationProof } from "@sesame/protocol";
+import {
+  decodeSignedAction,
+  type EquivocationProof,
+  ErrorCode,
+  isProtocolError,
+  ProtocolError,
+} from "@sesame/protocol";
 import { Type } from "@sinclair/typebox";
 import type { NodeContext } from "../context.js";
 import { submitEquivocation } from "../revocations.js";
 import { EquivocationBody, ErrorBody } from "../schemas.js";
 import type { App } from "../server.js";
-import { countRefusal, retryOnConflict } from "./util.js";
+import { countRefusal, objectBody, retryOnConflict } from "./util.js";
 
 export function postEquivocations(app: App, ctx: NodeContext): void {
   app.post(
@@ -27,15 +33,21 @@ export function postEquivocations(app: App, ctx: NodeContext): void {
       },
     },
     async (req) => {
+      const body = objectBody<EquivocationProof>(req.body, "an equivocation proof {a, b}");
       try {
+        // Both actions' shapes are checked before the grant is looked up.
+        for (const side of ["a", "b"] as const) {
+          try {
+            decodeSignedAction((body as unknown as Record<string, unknown>)[side]);
+          } catch (e) {
+            if (!isProtocolError(e)) throw e;
+            throw new ProtocolError(ErrorCode.EQUIVOCATION_PROOF_INVALID, {
+              reason: `action ${side} is malformed: ${e.message}`,
+            });
+          }
+        }
         const result = await retryOnConflict(() =>
-          submitEquivocation(
-            ctx.storage.db,
-            ctx.grants,
-            req.body as EquivocationProof,
-            ctx.backend,
-            ctx.clock(),
-          ),
+          submitEquivocation(ctx.storage.db, ctx.grants, body, ctx.backend, ctx.clock()),
         );
         if (!result.duplicate)
           ctx.metrics.inc("sesame_messages_accepted_total", { kind: "equivocation" });

@@ -4,7 +4,7 @@ import type { NodeContext } from "../context.js";
 import { registerGrant } from "../grants.js";
 import { ErrorBody, SignedGrantBody } from "../schemas.js";
 import type { App } from "../server.js";
-import { countRefusal, retryOnConflict } from "./util.js";
+import { countRefusal, objectBody, retryOnConflict } from "./util.js";
 
 export function postGrants(app: App, ctx: NodeContext): void {
   app.post(
@@ -34,12 +34,16 @@ export function postGrants(app: App, ctx: NodeContext): void {
       },
     },
     async (req, reply) => {
+      const body = objectBody<SignedGrant>(
+        req.body,
+        "a signed grant {text, signature} or {text, transaction}",
+      );
       try {
         const result = await retryOnConflict(() =>
           registerGrant(
             ctx.storage.db,
             ctx.grants,
-            req.body as SignedGrant,
+            body,
             ctx.config.verify,
             ctx.backend,
             ctx.clock(),

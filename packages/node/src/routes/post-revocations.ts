@@ -4,7 +4,7 @@ import type { NodeContext } from "../context.js";
 import { submitRevocation } from "../revocations.js";
 import { ErrorBody, SignedRevocationBody } from "../schemas.js";
 import type { App } from "../server.js";
-import { countRefusal, retryOnConflict } from "./util.js";
+import { countRefusal, objectBody, retryOnConflict } from "./util.js";
 
 export function postRevocations(app: App, ctx: NodeContext): void {
   app.post(
@@ -26,11 +26,12 @@ export function postRevocations(app: App, ctx: NodeContext): void {
       },
     },
     async (req) => {
+      const body = objectBody<SignedRevocation>(req.body, "a signed revocation {text, signature}");
       try {
         const result = await retryOnConflict(() =>
           submitRevocation(
             ctx.storage.db,
-            req.body as SignedRevocation,
+            body,
             ctx.config.verify.network,
             ctx.backend,
             ctx.clock(),

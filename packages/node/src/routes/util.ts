@@ -1,4 +1,4 @@
-import { isProtocolError } from "@sesame/protocol";
+import { ErrorCode, isProtocolError, ProtocolError } from "@sesame/protocol";
 import type { NodeContext } from "../context.js";
 
 /** Two requests racing to insert the same row: the loser retries and sees the winner's row. */
@@ -16,4 +16,12 @@ export function countRefusal(ctx: NodeContext, e: unknown): never {
   if (isProtocolError(e))
     ctx.metrics.inc("sesame_messages_refused_total", { code: String(e.code) });
   throw e;
+}
+
+/** A write body must be a JSON object; anything else is refused before any other work. */
+export function objectBody<T>(body: unknown, shape: string): T {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ProtocolError(ErrorCode.INVALID_FIELD, { field: "body", reason: `must be ${shape}` });
+  }
+  return body as T;
 }
