@@ -1,6 +1,7 @@
 import type { Ed25519Backend, PolicyOptions, VerifyContext } from "@sesame/protocol";
 import type { Chain, EmbeddedChain } from "@sesame/solana";
 import type { Storage } from "./db/connect.js";
+import type { Federation } from "./federation.js";
 import type { GrantCache } from "./grants.js";
 import type { Ingestor } from "./ingest.js";
 import type { Metrics } from "./metrics.js";
@@ -32,4 +33,6 @@ export interface NodeContext {
   readonly chain: Chain | undefined;
   /** Set when the chain is the embedded one (served at /rpc, with a faucet). */
   readonly embedded: EmbeddedChain | undefined;
+  /** Pulls the configured peers' logs (federation); undefined when there are none. */
+  readonly federation?: Federation | undefined;
 }

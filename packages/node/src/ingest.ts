@@ -29,6 +29,8 @@ export type ItemResult =
 interface Pending {
   readonly action: VerifiedAction;
   readonly grant: VerifiedGrant;
+  /** Learned from a peer (federation): the peer policy applies (see `IngestOptions`). */
+  readonly peer: boolean;
   readonly resolve: (r: ItemResult) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -47,6 +49,21 @@ export interface IngestOptions {
   readonly onCommit?: (logId: number) => void;
   /** Checks tips against the chain before they are queued (the funds tier). */
   readonly tipCheck?: TipCheck;
+  /**
+   * For actions learned from a peer: how long after the grant's expiration they are still
+   * accepted when stamped inside its window (a node catching up after a partition).
+   * Default: `PEER_LATE_GRACE_MS`. Peer actions are not rate-limited again (rates are per
+   * node of first receipt); everything else is checked exactly as for a client.
+   */
+  readonly peerLateGraceMs?: number;
+}
+
+/** Default late grace for actions a node learns from peers: one day. */
+export const PEER_LATE_GRACE_MS = 24 * 60 * 60_000;
+
+export interface SubmitOptions {
+  /** The items come from a peer's log, not from a client. */
+  readonly peer?: boolean;
 }
 
 function fail(e: ProtocolError): ItemResult {
@@ -123,6 +140,7 @@ export class Ingestor {
   readonly #lingerMs: number;
   /** One promise per submit whose actions are being verified; settles once they are queued. */
   readonly #verifying = new Set<Promise<void>>();
+  readonly #peerPolicy: PolicyOptions;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -133,10 +151,19 @@ export class Ingestor {
     this.#clock = options.clock ?? Date.now;
     this.#maxBatch = options.maxBatch ?? 2000;
     this.#lingerMs = options.lingerMs ?? 10;
+    this.#peerPolicy = {
+      ...options.policy,
+      lateGraceMs: options.peerLateGraceMs ?? PEER_LATE_GRACE_MS,
+      enforceRates: false,
+    };
   }
 
   /** Verifies and stores a batch; one result per item, in order. */
-  async submit(items: readonly unknown[]): Promise<ItemResult[]> {
+  async submit(
+    items: readonly unknown[],
+    submitOptions: SubmitOptions = {},
+  ): Promise<ItemResult[]> {
+    const peer = submitOptions.peer === true;
     const ids = items.map((w) => (w as { payload?: { grant?: unknown } } | null)?.payload?.grant);
     const grants = await this.grants.getMany(ids.filter((x): x is string => typeof x === "string"));
     // While these are being verified, a commit about to start may wait for them (#drain).
@@ -167,7 +194,7 @@ export class Ingestor {
             ));
           if (refusal !== null) return fail(refusal);
         }
-        return this.enqueue(v, grant);
+        return this.enqueue(v, grant, peer);
       }),
     );
     // Everything verified is queued by now (tips after their check).
@@ -175,9 +202,9 @@ export class Ingestor {
     return await results;
   }
 
-  enqueue(action: VerifiedAction, grant: VerifiedGrant): Promise<ItemResult> {
+  enqueue(action: VerifiedAction, grant: VerifiedGrant, peer = false): Promise<ItemResult> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ action, grant, resolve, reject });
+      this.#queue.push({ action, grant, peer, resolve, reject });
       if (!this.#running) void this.#drain();
     });
   }
@@ -338,7 +365,7 @@ export class Ingestor {
         p.action,
         now,
         collisions as Collisions,
-        this.options.policy,
+        p.peer ? this.#peerPolicy : this.options.policy,
       );
       if (r.ok) {
         if (r.value.duplicate) {

@@ -3,6 +3,7 @@ import { nodeEd25519 } from "@sesame/protocol/node-crypto";
 import { type Chain, EmbeddedChain } from "@sesame/solana";
 import type { NodeConfig, NodeContext } from "./context.js";
 import { type DatabaseOptions, logChannel, openDatabase } from "./db/connect.js";
+import { Federation, type FederationOptions } from "./federation.js";
 import { GrantCache } from "./grants.js";
 import { Ingestor } from "./ingest.js";
 import { Metrics } from "./metrics.js";
@@ -36,6 +37,12 @@ export interface NodeOptions {
    * behind the `Chain` interface (e.g. `rpcChain(SOLANA_RPC_URL)`), or none (tips refused).
    */
   readonly chain?: Chain | EmbeddedChain | "embedded" | null;
+  /**
+   * Federation: the peers whose logs this node pulls (base URLs), and how. Federated nodes
+   * that verify tips must see one chain (e.g. `rpcChain` of one node's /rpc).
+   */
+  readonly peers?: readonly string[];
+  readonly sync?: Omit<FederationOptions, "peers">;
 }
 
 export interface SesameNode {
@@ -66,6 +73,9 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     clock,
     onCommit: (logId) => stream.notify(logId),
     tipCheck: tipCheck(storage.db, chain),
+    ...(options.sync?.lateGraceMs !== undefined
+      ? { peerLateGraceMs: options.sync.lateGraceMs }
+      : {}),
   });
   const unlisten = await storage.listen(await logChannel(storage.db), (payload) => {
     const logId = Number(payload);
@@ -76,7 +86,7 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     "Open live-stream connections",
     () => stream.subscriberCount,
   );
-  const ctx: NodeContext = {
+  const base = {
     config,
     storage,
     backend,
@@ -88,11 +98,17 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     chain,
     embedded: chain instanceof EmbeddedChain ? chain : undefined,
   };
+  const peers = options.peers ?? [];
+  const federation =
+    peers.length > 0 ? new Federation(base, { ...options.sync, peers }) : undefined;
+  const ctx: NodeContext = { ...base, federation };
   const app = await buildServer(ctx, { logger: options.logger ?? false });
+  await federation?.start();
   return {
     app,
     ctx,
     async close() {
+      await federation?.close();
       await app.close();
       await unlisten();
       await stream.close();
