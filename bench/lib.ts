@@ -59,6 +59,13 @@ export interface NodeProcessOptions {
   readonly schema?: string;
   readonly verifyWorkers?: number;
   readonly poolSize?: number;
+  /** Federation: peers this node pulls, and how (see `FederationOptions`). */
+  readonly peers?: readonly string[];
+  readonly sync?: {
+    readonly intervalMs?: number;
+    readonly pageSize?: number;
+    readonly nudge?: boolean;
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { ingestBench } from "./ingest.js";
 import { readBench } from "./read.js";
 import { sessionBench } from "./session.js";
+import { syncBench } from "./sync.js";
 import { verifyBench } from "./verify.js";
 
 type Bench = () => Promise<Record<string, unknown>>;
@@ -17,6 +18,7 @@ const BENCHES: Record<string, Bench> = {
   ingest: ingestBench,
   read: readBench,
   session: sessionBench,
+  sync: syncBench,
 };
 
 const here = dirname(fileURLToPath(import.meta.url));

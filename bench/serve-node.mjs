@@ -3,7 +3,7 @@
  * built JavaScript (packages/node/dist). Started by bench/lib.ts with `fork`, so it takes
  * its options as one JSON argument and reports over IPC:
  *   {"engine":"pglite","pgliteDir":"/tmp/..."}  or  {"engine":"postgres","databaseUrl":"...","schema":"..."}
- *   plus optional "verifyWorkers" (number) and "network".
+ *   plus optional "verifyWorkers" (number), "network", "peers" (URLs) and "sync" (options).
  * Messages: -> {type:"ready", port}; <- {type:"rss"} -> {type:"rss", rss}; <- {type:"close"}.
  * Listens on 127.0.0.1 only, on a free port.
  */
@@ -23,6 +23,8 @@ const node = await createNode({
     rateLimitPerMinute: 1_000_000_000,
   },
   verifyWorkers: options.verifyWorkers ?? 0,
+  peers: options.peers ?? [],
+  ...(options.sync ? { sync: options.sync } : {}),
 });
 await node.app.listen({ port: 0, host: "127.0.0.1" });
 const address = node.app.server.address();
