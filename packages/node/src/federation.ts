@@ -272,6 +272,8 @@ export class Federation {
   readonly #timeoutMs: number;
   readonly #loops = new Map<string, PeerLoop>();
   #closed = false;
+  /** Aborts requests in flight when the node closes. */
+  readonly #closing = new AbortController();
 
   constructor(ctx: FederationContext, options: FederationOptions) {
     this.#ctx = ctx;
@@ -377,6 +379,7 @@ export class Federation {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     for (const loop of this.#loops.values()) {
       loop.stream?.abort();
       loop.wake.abort();
@@ -436,7 +439,7 @@ export class Federation {
           // Unreachable or closed: pulling goes on at the interval; reconnect below.
         }
         if (this.#closed) return;
-        await sleep(Math.max(this.#intervalMs, 1000), new AbortController().signal);
+        await sleep(Math.max(this.#intervalMs, 1000), this.#closing.signal);
       }
     })();
   }
@@ -445,7 +448,7 @@ export class Federation {
     let res: Response;
     try {
       res = await fetch(`${peer}/v1/sync?after=${after}&limit=${this.#pageSize}`, {
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#closing.signal]),
       });
     } catch (e) {
       throw new ProtocolError(ErrorCode.PEER_UNREACHABLE, {
