@@ -142,6 +142,8 @@ async function revocationDelay(a: Client, b: Client, s: BenchSession, grantId: s
     nonce: toBase58(crypto.getRandomValues(new Uint8Array(16))),
   });
   const signature = toBase58(sign(null, utf8(text), s.walletKey));
+  // At a random moment of the follower's pull cycle, not right after the last round.
+  await sleep(Math.random() * 1000);
   const t0 = performance.now();
   await a.json("POST", "/v1/revocations", { text, signature });
   for (;;) {

@@ -391,6 +391,7 @@ export class Federation {
   async #run(loop: PeerLoop): Promise<void> {
     while (!this.#closed) {
       const waiters = loop.waiters.splice(0);
+      const started = Date.now();
       try {
         await this.#round(loop.url);
       } catch (e) {
@@ -408,7 +409,9 @@ export class Federation {
       const backoff = Math.max(0, (row?.backoff_until ?? 0) - Date.now());
       // A nudge from the peer's stream does not cut a backoff short; `syncNow` does.
       if (backoff > 0) await sleep(backoff, loop.force.signal);
-      else if (!loop.wake.signal.aborted) await sleep(this.#intervalMs, loop.wake.signal);
+      else if (!loop.wake.signal.aborted)
+        // Rounds start every interval (start to start), however long a round took.
+        await sleep(Math.max(0, started + this.#intervalMs - Date.now()), loop.wake.signal);
       loop.wake = new AbortController();
       loop.force = new AbortController();
     }
@@ -504,11 +507,11 @@ export class Federation {
         if (stopAt !== undefined) {
           cursor = Math.max(cursor, stopAt);
           pending = undefined;
-          await this.#saveCursor(peer, cursor, head);
+          await this.#saveCursor(peer, cursor, head, counts);
           break;
         }
         cursor = page.next;
-        await this.#saveCursor(peer, cursor, head);
+        await this.#saveCursor(peer, cursor, head, counts);
       }
     } catch (e) {
       if (!isProtocolError(e)) throw e;
@@ -520,15 +523,29 @@ export class Federation {
     await this.#finishRound(peer, counts, row.failures, failure);
   }
 
-  async #saveCursor(peer: string, cursor: number, head: number): Promise<void> {
+  /** Stores the cursor after a committed page, with the counts so far (then zeroed). */
+  async #saveCursor(
+    peer: string,
+    cursor: number,
+    head: number,
+    counts: RoundCounts,
+  ): Promise<void> {
     await this.#ctx.storage.db
       .updateTable("peers")
-      .set({
+      .set((eb) => ({
         cursor: sql<number>`greatest(cursor, ${cursor}::int8)`,
         head: Math.max(head, 0),
-      })
+        pulled: eb("pulled", "+", counts.pulled),
+        accepted: eb("accepted", "+", counts.accepted),
+        duplicates: eb("duplicates", "+", counts.duplicates),
+        refused: eb("refused", "+", counts.refused),
+      }))
       .where("url", "=", peer)
       .execute();
+    counts.pulled = 0;
+    counts.accepted = 0;
+    counts.duplicates = 0;
+    counts.refused = 0;
   }
 
   async #finishRound(
@@ -576,9 +593,7 @@ export class Federation {
     if (refusedNow > 0 || bad) {
       const codes = [...counts.byCode].map(([c, n]) => `${c}×${n}`).join(" ");
       this.#log(
-        `sync ${peer}: ${counts.pulled} pulled, ${counts.accepted} accepted, ${refusedNow} refused [${codes}]${
-          bad ? `; backing off ${backoff} ms` : ""
-        }`,
+        `sync ${peer}: ${refusedNow} refused [${codes}]${bad ? `; backing off ${backoff} ms` : ""}`,
       );
       if (bad) this.#ctx.metrics.inc("sesame_sync_backoffs_total", { peer });
     }
