@@ -2,6 +2,7 @@ import {
   type EquivocationProof,
   type ErrorBody,
   ErrorCode,
+  grantIdOfText,
   isProtocolError,
   ProtocolError,
   type SignedGrant,
@@ -609,6 +610,7 @@ export class Federation {
     let i = 0;
     let previous = items.length > 0 ? (items[0] as SyncItem).logId - 1 : page.next;
     let deferredRoom = this.#maxDeferred - (await this.#deferredCount(peer));
+    const waitingGrants = await this.#deferredGrants(peer);
     while (i < items.length) {
       const first = items[i] as SyncItem;
       let run: SyncItem[];
@@ -630,7 +632,7 @@ export class Federation {
         outcomes = [await this.#applyOne(first)];
       }
       for (const [k, item] of run.entries()) {
-        const outcome = outcomes[k] as Outcome;
+        const outcome = waitFor(item, outcomes[k] as Outcome, waitingGrants);
         if (outcome.kind === "deferred") {
           if (deferredRoom <= 0) {
             this.#count(peer, counts, item, { kind: "duplicate" }, "pulled");
@@ -638,6 +640,7 @@ export class Federation {
           }
           deferredRoom--;
           await this.#defer(peer, item, outcome.code);
+          if (item.type === "grant") waitingGrants.add(grantIdOfItem(item));
         }
         this.#count(peer, counts, item, outcome, "new");
         previous = item.logId;
@@ -743,6 +746,19 @@ export class Federation {
     }
   }
 
+  /** Ids of this peer's grants that are deferred: their actions wait with them. */
+  async #deferredGrants(peer: string): Promise<Set<string>> {
+    const rows = await this.#ctx.storage.db
+      .selectFrom("peer_deferred")
+      .select("message")
+      .where("peer", "=", peer)
+      .where("type", "=", "grant")
+      .execute();
+    return new Set(
+      rows.map((r) => grantIdOfItem({ logId: 0, type: "grant", message: JSON.parse(r.message) })),
+    );
+  }
+
   async #deferredCount(peer: string): Promise<number> {
     const r = await this.#ctx.storage.db
       .selectFrom("peer_deferred")
@@ -776,14 +792,16 @@ export class Federation {
       .where("peer", "=", peer)
       .orderBy("log_id")
       .execute();
+    const waitingGrants = await this.#deferredGrants(peer);
     for (const r of rows) {
       const item: SyncItem = {
         logId: r.log_id,
         type: r.type as ItemType,
         message: JSON.parse(r.message),
       };
-      const outcome = await this.#applyOne(item);
+      const outcome = waitFor(item, await this.#applyOne(item), waitingGrants);
       if (outcome.kind === "deferred" && Date.now() - r.first_at < this.#deferLimitMs) continue;
+      if (item.type === "grant") waitingGrants.delete(grantIdOfItem(item));
       await db
         .deleteFrom("peer_deferred")
         .where("peer", "=", peer)
@@ -795,6 +813,24 @@ export class Federation {
       this.#count(peer, counts, item, final, "retried");
     }
   }
+}
+
+/** The id of a grant item (the hash of its text; only deferred grants, which verified). */
+function grantIdOfItem(item: SyncItem): string {
+  const text = (item.message as { text?: unknown }).text;
+  return typeof text === "string" ? grantIdOfText(text) : "";
+}
+
+/**
+ * An action refused only because its grant is unknown here, while that grant waits among
+ * this peer's deferred messages, waits with it (and is applied after it).
+ */
+function waitFor(item: SyncItem, outcome: Outcome, waitingGrants: ReadonlySet<string>): Outcome {
+  if (outcome.kind !== "refused" || outcome.code !== ErrorCode.GRANT_UNKNOWN) return outcome;
+  const grant = (item.message as { payload?: { grant?: unknown } }).payload?.grant;
+  return typeof grant === "string" && waitingGrants.has(grant)
+    ? { ...outcome, kind: "deferred" }
+    : outcome;
 }
 
 function isTip(item: SyncItem): boolean {
