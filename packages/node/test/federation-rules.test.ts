@@ -94,6 +94,43 @@ describe.each(ENGINES)("federation rules on %s", (engine) => {
     expectRefusal(await get(a.url, "/v1/sync?limit=5001"), 400, ErrorCode.INVALID_FIELD);
   });
 
+  it("a cursor reader misses nothing committed while it reads: log ids follow commit order", async () => {
+    const a = await freshNode(engine);
+    const seen: string[] = [];
+    let writing = true;
+    let after = "0";
+    const read = async () => {
+      const page = await get<SyncPage>(a.url, `/v1/sync?after=${after}&limit=7`);
+      seen.push(...page.body.items.map((i) => `${i.type}:${i.id}`));
+      after = page.body.next;
+      return page.body.items.length;
+    };
+    const reader = (async () => {
+      while (writing) await read();
+      while ((await read()) > 0);
+    })();
+    // Grants and batches of actions committed concurrently, by many requests at once.
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, w) => {
+        const s = await session(a.url, `cursor-writer-${w}`);
+        for (let k = 0; k < 4; k++) {
+          const batch = Array.from({ length: 5 }, (_, i) =>
+            s.sign("post", postBody(`w${w} b${k} #${i}`)),
+          );
+          const r = await post<{ results: { ok: boolean }[] }>(a.url, "/v1/actions", {
+            actions: batch,
+          });
+          expect(r.body.results.every((x) => x.ok)).toBe(true);
+        }
+      }),
+    );
+    writing = false;
+    await reader;
+    const all = await get<SyncPage>(a.url, "/v1/sync?limit=5000");
+    expect(all.body.items).toHaveLength(12 + 12 * 4 * 5);
+    expect(seen).toEqual(all.body.items.map((i) => `${i.type}:${i.id}`));
+  });
+
   it("accepts a peer's actions that arrive after the grant expired (within the peer grace), refuses them after it", async () => {
     const a = await freshNode(engine);
     const bob = await session(a.url, "bob-late");
