@@ -131,6 +131,9 @@ const MISBEHAVIOUR = new Set<number>([
 
 const isMisbehaviour = (code: number) => MISBEHAVIOUR.has(code) || (code >= 1001 && code < 2000);
 
+/** Shortest time from one round's start to the next, unless `syncNow` asks. */
+const MIN_GAP_MS = 100;
+
 const TYPES: ReadonlySet<string> = new Set(["grant", "action", "revocation", "equivocation"]);
 
 /** Normalises a peer URL (no trailing slash); refuses anything but http(s). */
@@ -413,6 +416,10 @@ export class Federation {
       else if (!loop.wake.signal.aborted)
         // Rounds start every interval (start to start), however long a round took.
         await sleep(Math.max(0, started + this.#intervalMs - Date.now()), loop.wake.signal);
+      // Nudges under a steady stream of writes: at most one round per MIN_GAP_MS, so a
+      // busy peer is not asked more than ~10 times a second (its per-IP limit is per minute).
+      if (!loop.force.signal.aborted && backoff === 0)
+        await sleep(Math.max(0, started + MIN_GAP_MS - Date.now()), loop.force.signal);
       loop.wake = new AbortController();
       loop.force = new AbortController();
     }
