@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, onTestFinished } from "vitest";
 import { DAY, TEST_CONTEXT } from "../../protocol/scripts/fixtures.js";
-import { createNode, type Federation, type PeerStatus } from "../src/index.js";
+import { createNode, type Federation, type PeerStatus, readSyncPage } from "../src/index.js";
 import {
   accept,
   ENGINES,
@@ -92,6 +92,33 @@ describe.each(ENGINES)("federation rules on %s", (engine) => {
     expectRefusal(await get(a.url, "/v1/sync?limit=0"), 400, ErrorCode.INVALID_FIELD);
     expectRefusal(await get(a.url, "/v1/sync?after=-1"), 400, ErrorCode.INVALID_FIELD);
     expectRefusal(await get(a.url, "/v1/sync?limit=5001"), 400, ErrorCode.INVALID_FIELD);
+  });
+
+  it("a page stops early at its size bound, and the cursor resumes after its last item", async () => {
+    const a = await freshNode(engine);
+    const erin = await session(a.url, "erin-page-size");
+    for (let i = 0; i < 6; i++)
+      await accept(a.url, erin.sign("post", postBody(`${i}`.repeat(900))));
+    const db = a.node.ctx.storage.db;
+    const whole = await readSyncPage(db, 0, 100);
+    expect(whole.count).toBe(7);
+    // About 1,100 characters per post: a bound of 2,500 keeps two items after the grant...
+    const pages: number[][] = [];
+    let after = 0;
+    for (;;) {
+      const page = await readSyncPage(db, after, 100, 2500);
+      const items = JSON.parse(page.json).items as { logId: number }[];
+      if (items.length === 0) break;
+      pages.push(items.map((i) => i.logId));
+      expect(page.next).toBe(items.at(-1)?.logId);
+      after = page.next;
+    }
+    // ...and a single item larger than the bound is still served alone.
+    expect(pages.flat()).toEqual(
+      (JSON.parse(whole.json).items as { logId: number }[]).map((i) => i.logId),
+    );
+    expect(pages.every((p) => p.length <= 2)).toBe(true);
+    expect((await readSyncPage(db, 0, 100, 10)).count).toBe(1);
   });
 
   it("a cursor reader misses nothing committed while it reads: log ids follow commit order", async () => {
