@@ -501,6 +501,16 @@ export class Federation {
     let failure: ProtocolError | undefined;
     let head = -1;
     await this.#retryDeferred(peer, counts);
+    // Applied but not yet settled (its cursor not yet stored): at most one page, so a page
+    // of plain actions verifies while the one before it commits.
+    let inFlight: { page: Page; applied: Promise<number | undefined> } | undefined;
+    /** Waits for a page to be applied and stores the cursor; true when the round stops. */
+    const settle = async (p: { page: Page; applied: Promise<number | undefined> }) => {
+      const stopAt = await p.applied;
+      cursor = stopAt !== undefined ? Math.max(cursor, stopAt) : p.page.next;
+      await this.#saveCursor(peer, cursor, head, counts);
+      return stopAt !== undefined;
+    };
     try {
       let pending: Promise<Page> | undefined = this.#fetchPage(peer, cursor);
       // Pages are fetched one ahead: the next one downloads while this one is applied.
@@ -511,17 +521,30 @@ export class Federation {
         const caughtUp = page.next >= page.head || page.items.length === 0;
         if (!caughtUp && pages < 1000) pending = this.#fetchPage(peer, page.next);
         pending?.catch(() => {});
-        const stopAt = await this.#applyPage(peer, page, counts);
-        if (stopAt !== undefined) {
-          cursor = Math.max(cursor, stopAt);
-          pending = undefined;
-          await this.#saveCursor(peer, cursor, head, counts);
+        // Anything but plain actions (a grant, a tip, a revocation...) waits for the page
+        // before it, so what it depends on is committed first.
+        if (inFlight !== undefined && !(isPlain(inFlight.page) && isPlain(page))) {
+          const done = inFlight;
+          inFlight = undefined;
+          if (await settle(done)) break;
+        }
+        const applied = this.#applyPage(peer, page, counts);
+        applied.catch(() => {});
+        const before = inFlight;
+        inFlight = { page, applied };
+        if (before !== undefined && (await settle(before))) {
+          // The round stops at `before`; the page started meanwhile is idempotent.
+          await applied.catch(() => undefined);
+          inFlight = undefined;
           break;
         }
-        cursor = page.next;
-        await this.#saveCursor(peer, cursor, head, counts);
       }
+      if (inFlight !== undefined) await settle(inFlight);
     } catch (e) {
+      // A page still being applied finishes first, and its cursor is stored when it could
+      // be applied (a failure on the next page does not undo it).
+      if (inFlight !== undefined) await settle(inFlight).catch(() => undefined);
+      if (this.#closed) return; // cut short by close(), not the peer's doing
       if (!isProtocolError(e)) throw e;
       failure = e;
       counts.byCode.set(e.code, (counts.byCode.get(e.code) ?? 0) + 1);
@@ -838,6 +861,11 @@ function waitFor(item: SyncItem, outcome: Outcome, waitingGrants: ReadonlySet<st
   return typeof grant === "string" && waitingGrants.has(grant)
     ? { ...outcome, kind: "deferred" }
     : outcome;
+}
+
+/** A page of actions other than tips: it may be applied while the page before commits. */
+function isPlain(page: Page): boolean {
+  return page.items.every((i) => i.type === "action" && !isTip(i));
 }
 
 function isTip(item: SyncItem): boolean {
