@@ -202,6 +202,7 @@ describe.each(ENGINES)("three federated node processes on %s", (engine) => {
       written.push(`action:${(await accept(url(n), gina.sign("post", postBody(`ab ${k}`)))).id}`);
     }
     const before = await peersOf(url("c"));
+    const heldBefore = (await messageSet(url("c"))).n;
     await stopNode(nodes.get("c"));
     // More on a and b while c is down.
     for (let k = 4; k < 8; k++) {
@@ -218,6 +219,13 @@ describe.each(ENGINES)("three federated node processes on %s", (engine) => {
     const set = await converged(urls());
     expect(set.ids).toEqual(expect.arrayContaining(written));
     for (const u of urls()) expect((await messageSet(u)).n).toBe(set.ids.length);
+    // The cursors were durable: after the restart c pulled what was new (and some echoes),
+    // not every peer's whole log again.
+    const final = await peersOf(url("c"));
+    for (const p of before) {
+      const pulled = (final.find((q) => q.url === p.url)?.pulled ?? 0) - p.pulled;
+      expect(pulled).toBeLessThan(heldBefore / 2);
+    }
   }, 180_000);
 
   it("catch an equivocation across nodes: every node keeps the proof and revokes the session", async () => {
