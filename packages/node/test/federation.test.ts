@@ -150,6 +150,11 @@ describe.each(ENGINES)("three federated node processes on %s", (engine) => {
     );
     const elapsed = Date.now() - sentAt;
     console.log(`[${engine}] revocation posted to a, refused on c after ${elapsed} ms`);
+    // Probe only once b has it too: an action b accepted before it learned of the
+    // revocation would stay on b alone (the order rule of PROTOCOL.md §12.4).
+    await waitFor("b to refuse the session", async () =>
+      (await sessionOn(url("b"), dave))?.status === "revoked" ? true : undefined,
+    );
     for (const n of ["b", "c"] as const) {
       expectRefusal(
         await post(url(n), "/v1/actions", dave.sign("post", postBody(`after, on ${n}`))),
