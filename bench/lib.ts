@@ -62,6 +62,13 @@ export interface NodeProcessOptions {
   /** Run the embedded chain (served at /rpc), journaled in this directory. */
   readonly chainDir?: string;
   readonly network?: string;
+  /** Federation: peers this node pulls, and how (see `FederationOptions`). */
+  readonly peers?: readonly string[];
+  readonly sync?: {
+    readonly intervalMs?: number;
+    readonly pageSize?: number;
+    readonly nudge?: boolean;
+  };
 }
 
 /**

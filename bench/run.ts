@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { ingestBench } from "./ingest.js";
 import { readBench } from "./read.js";
 import { sessionBench } from "./session.js";
+import { syncBench } from "./sync.js";
 import { verifyBench } from "./verify.js";
 
 type Figures = Record<string, unknown>;
@@ -88,13 +89,32 @@ const BENCHES: Record<string, Bench> = {
   session: {
     run: sessionBench,
     quick: ["--sessions=60"],
-    summary: (f) =>
-      ["start", "restart", "transfer"].map((step) => ({
+    summary: (f) => [
+      ...["start", "restart"].map((step) => ({
+        figure: `funded session ${step} + grant accepted by a node p99 ms (goal < 150)`,
+        value: at(f, "node", step, "p99"),
+        baseline: "SOL transfer through the node's /rpc p99 ms",
+        baselineValue: at(f, "node", "transfer", "p99"),
+      })),
+      ...["start", "restart", "transfer"].map((step) => ({
         figure: `funded session ${step} over HTTP p99 ms`,
         value: at(f, "http", step, "p99"),
         baseline: `the same in process p99 ms`,
         baselineValue: at(f, "inProcess", step, "p99"),
       })),
+    ],
+  },
+  sync: {
+    run: syncBench,
+    quick: ["--sessions=40", "--per-session=250"],
+    summary: (f) => [
+      {
+        figure: `federation catch-up messages/s (${String(f.engine)})`,
+        value: at(f, "catchUpPerSec"),
+        baseline: "single-node ingest over HTTP, same run, msgs/s",
+        baselineValue: at(f, "ingestPerSec"),
+      },
+    ],
   },
 };
 

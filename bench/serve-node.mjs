@@ -3,7 +3,8 @@
  * built JavaScript (packages/node/dist). Started by bench/lib.ts with `fork`, so it takes
  * its options as one JSON argument and reports over IPC:
  *   {"engine":"pglite","pgliteDir":"/tmp/..."}  or  {"engine":"postgres","databaseUrl":"...","schema":"..."}
- *   plus optional "verifyWorkers" (number), "network" and "chainDir" (the embedded chain).
+ *   plus optional "verifyWorkers" (number), "network", "chainDir" (the embedded chain),
+ *   "peers" (URLs) and "sync" (options).
  * Messages: -> {type:"ready", port}; <- {type:"rss"} -> {type:"rss", rss}; <- {type:"close"}.
  * Listens on 127.0.0.1 only, on a free port.
  */
@@ -25,6 +26,8 @@ const node = await createNode({
   verifyWorkers: options.verifyWorkers ?? 0,
   // "chainDir": the embedded chain, journaled there (what `npm start` runs).
   ...(options.chainDir ? { chain: "embedded", chainDir: options.chainDir } : {}),
+  peers: options.peers ?? [],
+  ...(options.sync ? { sync: options.sync } : {}),
 });
 await node.app.listen({ port: 0, host: "127.0.0.1" });
 const address = node.app.server.address();

@@ -15,6 +15,7 @@ import { fundsCommands } from "./commands/funds.js";
 import { nodeCommands } from "./commands/node.js";
 import { sessionCommands } from "./commands/session.js";
 import { socialCommands } from "./commands/social.js";
+import { syncCommands } from "./commands/sync.js";
 import { walletCommands } from "./commands/wallet.js";
 import { DEFAULT_APP, DEFAULT_NODE } from "./context.js";
 import { describeError, EXIT, type ExitCode, output, printFailure } from "./output.js";
@@ -79,6 +80,7 @@ Start here:
   dmCommands(program);
   benchCommands(program);
   fundsCommands(program);
+  syncCommands(program);
   // Every subcommand exits through main(), with our codes.
   const inherit = (cmd: Command) => {
     for (const sub of cmd.commands) {

@@ -1,6 +1,7 @@
 import type { Ed25519Backend, PolicyOptions, VerifyContext } from "@sesame/protocol";
 import type { Chain, EmbeddedChain } from "@sesame/solana";
 import type { Storage } from "./db/connect.js";
+import type { Federation } from "./federation.js";
 import type { GrantCache } from "./grants.js";
 import type { Ingestor } from "./ingest.js";
 import type { Metrics } from "./metrics.js";
@@ -44,4 +45,6 @@ export interface NodeContext {
   readonly embedded: EmbeddedChain | undefined;
   /** The funds tier's settings for a chain reached over RPC (see `FundsOptions`). */
   readonly funds?: FundsOptions;
+  /** Pulls the configured peers' logs (federation); undefined when there are none. */
+  readonly federation?: Federation | undefined;
 }

@@ -11,6 +11,7 @@ import {
   type PolicyOptions,
   ProtocolError,
   restoreVerifiedGrant,
+  type SessionState,
   type Signature,
   type SignedGrant,
   type VerifiedGrant,
@@ -73,10 +74,16 @@ export class GrantCache {
   }
 }
 
+/** How a grant learned from a peer is checked differently from a client's. */
+export interface PeerGrantOptions {
+  /** Accepted until this long after its expiration (its actions may still arrive late). */
+  readonly lateGraceMs: number;
+}
+
 export interface GrantRegistration {
   readonly id: GrantId;
   readonly wallet: string;
-  readonly status: "pending" | "live";
+  readonly status: "pending" | "live" | "expired";
   /** True when this node already had the grant: the same answer, stored once. */
   readonly duplicate: boolean;
   readonly logId: number;
@@ -96,6 +103,7 @@ export async function registerGrant(
   now: number,
   policy: PolicyOptions = {},
   chain?: Pick<Chain, "getTransaction">,
+  peer?: PeerGrantOptions,
 ): Promise<GrantRegistration> {
   const verified = await verifyGrant(signed, context, backend);
   const g = verified.grant;
@@ -124,7 +132,10 @@ export async function registerGrant(
     throw new ProtocolError(ErrorCode.GRANT_ISSUED_IN_FUTURE, { issuedAt: g.issuedAt, at: now });
   }
   const timeStatus = grantTimeStatus(g, now, policy);
-  if (timeStatus === "expired") {
+  if (
+    timeStatus === "expired" &&
+    (peer === undefined || now >= g.expirationTime + peer.lateGraceMs)
+  ) {
     throw new ProtocolError(ErrorCode.GRANT_EXPIRED, { expirationTime: g.expirationTime, at: now });
   }
   const result = await db.transaction().execute(async (tx) => {
@@ -150,12 +161,19 @@ export async function registerGrant(
         eb.or([eb("target_grant", "=", verified.id), eb("issued_before", ">", g.issuedAt)]),
       )
       .executeTakeFirst();
-    if (revoked !== undefined) {
+    if (revoked !== undefined && peer === undefined) {
       throw new ProtocolError(ErrorCode.GRANT_REVOKED, {
         grantId: verified.id,
         revokedAt: revoked.received_at,
       });
     }
+    // A peer's grant that a stored revocation covers is kept (every node then holds the
+    // same grants), with its session revoked from the start.
+    const fresh = initialSessionState(verified.id);
+    const initial: SessionState =
+      revoked === undefined
+        ? fresh
+        : { ...fresh, status: "revoked", revokedAt: now, revokedBy: "revocation" };
     await lockLog(tx);
     const { log_id } = await tx
       .insertInto("grants")
@@ -184,10 +202,10 @@ export async function registerGrant(
       .values({
         grant_id: verified.id,
         wallet: g.wallet,
-        state: JSON.stringify(initialSessionState(verified.id)),
-        status: "active",
-        revoked_at: null,
-        revoked_by: null,
+        state: JSON.stringify(initial),
+        status: initial.status,
+        revoked_at: initial.revokedAt,
+        revoked_by: initial.revokedBy,
         compromised_since: null,
         updated_at: now,
       })

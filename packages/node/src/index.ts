@@ -1,6 +1,7 @@
 export type { NodeConfig, NodeContext } from "./context.js";
 export * from "./db/connect.js";
 export type { Database } from "./db/schema.js";
+export * from "./federation.js";
 export * from "./grants.js";
 export * from "./ingest.js";
 export * from "./metrics.js";
@@ -9,4 +10,5 @@ export * from "./reads.js";
 export * from "./revocations.js";
 export * from "./server.js";
 export * from "./stream.js";
+export * from "./sync-log.js";
 export * from "./verify-pool.js";

@@ -29,6 +29,8 @@ export type ItemResult =
 interface Pending {
   readonly action: VerifiedAction;
   readonly grant: VerifiedGrant;
+  /** Learned from a peer (federation): the peer policy applies (see `IngestOptions`). */
+  readonly peer: boolean;
   readonly resolve: (r: ItemResult) => void;
   readonly reject: (e: unknown) => void;
   readonly ticket?: SubmitTicket | undefined;
@@ -51,6 +53,8 @@ export interface SubmitOptions {
   readonly ticket?: SubmitTicket | undefined;
   /** The deadline, for the context of the 6004 results of withdrawn actions. */
   readonly timeoutMs?: number | undefined;
+  /** The items come from a peer's log, not from a client. */
+  readonly peer?: boolean;
 }
 
 export interface IngestOptions {
@@ -67,7 +71,17 @@ export interface IngestOptions {
   readonly onCommit?: (logId: number) => void;
   /** Checks tips against the chain before they are queued (the funds tier). */
   readonly tipCheck?: TipCheck;
+  /**
+   * For actions learned from a peer: how long after the grant's expiration they are still
+   * accepted when stamped inside its window (a node catching up after a partition).
+   * Default: `PEER_LATE_GRACE_MS`. Peer actions are not rate-limited again (rates are per
+   * node of first receipt); everything else is checked exactly as for a client.
+   */
+  readonly peerLateGraceMs?: number;
 }
+
+/** Default late grace for actions a node learns from peers: one day. */
+export const PEER_LATE_GRACE_MS = 24 * 60 * 60_000;
 
 function fail(e: ProtocolError): ItemResult {
   return { ok: false, error: e.toJSON() };
@@ -143,6 +157,7 @@ export class Ingestor {
   readonly #lingerMs: number;
   /** One promise per submit whose actions are being verified; settles once they are queued. */
   readonly #verifying = new Set<Promise<void>>();
+  readonly #peerPolicy: PolicyOptions;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -153,6 +168,11 @@ export class Ingestor {
     this.#clock = options.clock ?? Date.now;
     this.#maxBatch = options.maxBatch ?? 2000;
     this.#lingerMs = options.lingerMs ?? 10;
+    this.#peerPolicy = {
+      ...options.policy,
+      lateGraceMs: options.peerLateGraceMs ?? PEER_LATE_GRACE_MS,
+      enforceRates: false,
+    };
   }
 
   /** Verifies and stores a batch; one result per item, in order. */
@@ -200,11 +220,11 @@ export class Ingestor {
     grant: VerifiedGrant,
     options: SubmitOptions = {},
   ): Promise<ItemResult> {
-    const { signal, ticket, timeoutMs = 0 } = options;
+    const { signal, ticket, timeoutMs = 0, peer = false } = options;
     return new Promise((resolve, reject) => {
       const timedOut = () => fail(new ProtocolError(ErrorCode.REQUEST_TIMEOUT, { timeoutMs }));
       if (signal?.aborted) return resolve(timedOut());
-      const pending: Pending = { action, grant, resolve, reject, ticket };
+      const pending: Pending = { action, grant, peer, resolve, reject, ticket };
       this.#queue.push(pending);
       // Withdrawn while still queued: no commit has it, so it is certainly not stored.
       signal?.addEventListener(
@@ -379,7 +399,7 @@ export class Ingestor {
         p.action,
         now,
         collisions as Collisions,
-        this.options.policy,
+        p.peer ? this.#peerPolicy : this.options.policy,
       );
       if (r.ok) {
         if (r.value.duplicate) {

@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rpcChain } from "@sesame/solana";
+import { parsePeers } from "./federation.js";
 import { createNode } from "./node.js";
 import { seedDemo } from "./seed.js";
 import { serveWebApp } from "./web.js";
@@ -54,6 +55,14 @@ const node = await createNode({
     ...(env.SESAME_MEMO_PROGRAM ? { memoProgram: env.SESAME_MEMO_PROGRAM } : {}),
     ...(env.SOLANA_RPC_URL ? { rpcUrl: env.SESAME_PUBLIC_RPC_URL || env.SOLANA_RPC_URL } : {}),
   },
+  // Federation: SESAME_PEERS=url,url; pulled every SESAME_SYNC_INTERVAL_MS (default 1000).
+  peers: parsePeers(env.SESAME_PEERS),
+  sync: {
+    ...(env.SESAME_SYNC_INTERVAL_MS ? { intervalMs: Number(env.SESAME_SYNC_INTERVAL_MS) } : {}),
+    ...(env.SESAME_SYNC_LATE_GRACE_MS
+      ? { lateGraceMs: Number(env.SESAME_SYNC_LATE_GRACE_MS) }
+      : {}),
+  },
 });
 
 if (env.SESAME_SEED !== "0") {
@@ -82,6 +91,8 @@ if (node.ctx.embedded !== undefined)
     `  chain RPC ${base}/rpc (embedded LiteSVM; demo mint ${node.ctx.embedded.demoMint.address})`,
   );
 console.log(`  stream    ${base}/v1/stream`);
+if (node.ctx.federation !== undefined)
+  console.log(`  peers     ${node.ctx.federation.peers.join(", ")} (${base}/v1/peers)`);
 console.log(`  OpenAPI   ${base}/openapi.json`);
 console.log(`  health    ${base}/health    metrics ${base}/metrics`);
 

@@ -3,6 +3,7 @@ import { nodeEd25519 } from "@sesame/protocol/node-crypto";
 import { type Chain, EmbeddedChain } from "@sesame/solana";
 import type { NodeConfig, NodeContext } from "./context.js";
 import { type DatabaseOptions, logChannel, openDatabase } from "./db/connect.js";
+import { Federation, type FederationOptions } from "./federation.js";
 import { GrantCache } from "./grants.js";
 import { Ingestor } from "./ingest.js";
 import { Metrics } from "./metrics.js";
@@ -43,6 +44,12 @@ export interface NodeOptions {
   readonly chainDir?: string;
   /** Tip mint, Memo program and client RPC URL for a chain reached over RPC. */
   readonly funds?: FundsOptions;
+  /**
+   * Federation: the peers whose logs this node pulls (base URLs), and how. Federated nodes
+   * that verify tips must see one chain (e.g. `rpcChain` of one node's /rpc).
+   */
+  readonly peers?: readonly string[];
+  readonly sync?: Omit<FederationOptions, "peers">;
 }
 
 export interface SesameNode {
@@ -87,6 +94,9 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     clock,
     onCommit: (logId) => stream.notify(logId),
     tipCheck: tipCheck(storage.db, chain, options.funds),
+    ...(options.sync?.lateGraceMs !== undefined
+      ? { peerLateGraceMs: options.sync.lateGraceMs }
+      : {}),
   });
   const unlisten = await storage.listen(await logChannel(storage.db), (payload) => {
     const logId = Number(payload);
@@ -102,7 +112,7 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     "Live-stream readers disconnected for falling behind (they resume by Last-Event-ID)",
     () => stream.stats.dropped,
   );
-  const ctx: NodeContext = {
+  const base = {
     config,
     storage,
     backend,
@@ -115,11 +125,17 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     embedded: chain instanceof EmbeddedChain ? chain : undefined,
     ...(options.funds === undefined ? {} : { funds: options.funds }),
   };
+  const peers = options.peers ?? [];
+  const federation =
+    peers.length > 0 ? new Federation(base, { ...options.sync, peers }) : undefined;
+  const ctx: NodeContext = { ...base, federation };
   const app = await buildServer(ctx, { logger: options.logger ?? false });
+  await federation?.start();
   return {
     app,
     ctx,
     async close() {
+      await federation?.close();
       await app.close();
       await unlisten();
       await stream.close();

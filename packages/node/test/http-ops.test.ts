@@ -31,6 +31,9 @@ const DOCUMENTED = {
   "/v1/grants/{id}": ["get"],
   "/v1/stream": ["get"],
   "/health": ["get"],
+  "/v1/sync": ["get"],
+  "/v1/peers": ["get"],
+  "/v1/peers/sync": ["post"],
 };
 
 type Json = Record<string, unknown>;

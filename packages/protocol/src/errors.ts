@@ -6,6 +6,7 @@
  *   2xxx  signatures and keys       5xxx  revocations and equivocation proofs
  *   3xxx  grants                    6xxx  node and transport
  *                                   7xxx  funds tier (chain)
+ *                                   8xxx  federation (peers)
  */
 export const ErrorCode = {
   // 1xxx encoding and shape
@@ -72,6 +73,10 @@ export const ErrorCode = {
   TIP_MISMATCH: 7002,
   TIP_REUSED: 7003,
   CHAIN_ERROR: 7004,
+
+  // 8xxx federation
+  PEER_UNREACHABLE: 8001,
+  PEER_RESPONSE_INVALID: 8002,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -130,6 +135,8 @@ export interface ErrorContextMap {
   7002: { field: string; expected: string; actual: string };
   7003: { signature: string; usedBy: string };
   7004: { instruction: number; program: string; name: string; message: string };
+  8001: { peer: string; reason: string };
+  8002: { peer: string; reason: string };
 }
 
 export type ErrorContext<C extends ErrorCode> = C extends keyof ErrorContextMap
@@ -204,6 +211,8 @@ export const ERROR_TABLE = {
   7002: { status: 403, message: "The tip's {field} is {actual}, the transaction says {expected}" },
   7003: { status: 409, message: "Transaction {signature} was already used by tip {usedBy}" },
   7004: { status: 400, message: "Instruction {instruction} ({program}) failed: {name}: {message}" },
+  8001: { status: 502, message: "Peer {peer} could not be reached: {reason}" },
+  8002: { status: 502, message: "Peer {peer} sent an invalid sync page: {reason}" },
 } as const satisfies Record<ErrorCode, ErrorInfo>;
 
 const NAME_BY_CODE: ReadonlyMap<number, ErrorName> = new Map(

@@ -39,6 +39,13 @@ export interface PolicyOptions {
    * key leaked after expiry could back-date actions into the window forever.
    */
   readonly lateGraceMs?: number;
+  /**
+   * Whether the hourly rate is checked and counted (default true). Rates are per node,
+   * counted by when that node received an action from a client; a node applying an action
+   * it learned from a peer (federation) passes false: the node that took it from the
+   * client applied its rate, and the network-wide bound is the cap, by ordinal.
+   */
+  readonly enforceRates?: boolean;
 }
 
 export const POLICY_DEFAULTS = Object.freeze({ maxFutureSkewMs: 60_000, lateGraceMs: 10 * 60_000 });
@@ -187,7 +194,12 @@ export function applyAction(
   if (limit.total !== null && p.ord > limit.total) {
     return err(new ProtocolError(ErrorCode.OVER_CAP, { scope, cap: limit.total, ordinal: p.ord }));
   }
-  if (limit.perHour !== null && countInLastHour(state.rates[scope], now) >= limit.perHour) {
+  const rated = options.enforceRates !== false;
+  if (
+    rated &&
+    limit.perHour !== null &&
+    countInLastHour(state.rates[scope], now) >= limit.perHour
+  ) {
     return err(new ProtocolError(ErrorCode.OVER_RATE, { scope, perHour: limit.perHour }));
   }
   const next: SessionState = Object.freeze({
@@ -195,7 +207,9 @@ export function applyAction(
     maxSeq: Math.max(state.maxSeq, p.seq),
     used: Object.freeze({ ...state.used, [scope]: (state.used[scope] ?? 0) + 1 }),
     maxOrd: Object.freeze({ ...state.maxOrd, [scope]: Math.max(state.maxOrd[scope] ?? 0, p.ord) }),
-    rates: Object.freeze({ ...state.rates, [scope]: addToBuckets(state.rates[scope], now) }),
+    rates: rated
+      ? Object.freeze({ ...state.rates, [scope]: addToBuckets(state.rates[scope], now) })
+      : state.rates,
   });
   return ok({ state: next, duplicate: false });
 }

@@ -57,6 +57,8 @@ const PINNED: readonly (readonly [number, string, number])[] = [
   [7002, "TIP_MISMATCH", 403],
   [7003, "TIP_REUSED", 409],
   [7004, "CHAIN_ERROR", 400],
+  [8001, "PEER_UNREACHABLE", 502],
+  [8002, "PEER_RESPONSE_INVALID", 502],
 ];
 
 describe("error codes", () => {

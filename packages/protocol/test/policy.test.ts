@@ -251,6 +251,24 @@ describe("applyAction refuses", () => {
     accepted(applyAction(s, grant, action({ kind: "reply", seq: 22, ord: 1, ts: late }), late));
   });
 
+  it("neither checks nor counts the rate with enforceRates false (actions learned from a peer)", () => {
+    const start = T0 + 10 * MINUTE;
+    let s = fresh();
+    for (let i = 1; i <= 20; i++)
+      s = accepted(applyAction(s, grant, action({ seq: i, ord: i, ts: start }), start));
+    const peer = { enforceRates: false };
+    const t = accepted(
+      applyAction(s, grant, action({ seq: 21, ord: 21, ts: start }), start, NO_COLLISIONS, peer),
+    );
+    expect(t.rates).toBe(s.rates);
+    expect(t.used.post).toBe(21);
+    // The cap still holds.
+    refusal(
+      applyAction(s, grant, action({ seq: 22, ord: 51, ts: start }), start, NO_COLLISIONS, peer),
+      ErrorCode.OVER_CAP,
+    );
+  });
+
   it("the rate even when the node's clock steps back an hour: receipts are never forgotten", () => {
     const start = T0 + 40 * MINUTE;
     let s = fresh();

@@ -84,6 +84,13 @@ export function nodeCommands(program: Command): void {
     .option("--seed", "seed demo data through the API when the node is empty")
     .option("--seed-posts <n>", "how many demo posts", (v) => Number.parseInt(v, 10), 24)
     .option("--log", "log every request")
+    .option(
+      "--peer <url...>",
+      "federate: pull this peer's log (repeatable; or SESAME_PEERS=url,url)",
+    )
+    .option("--sync-interval <ms>", "pull each peer at least this often", (v) =>
+      Number.parseInt(v, 10),
+    )
     .addHelpText("after", "\nStops cleanly on Ctrl-C (SIGINT) or SIGTERM.")
     .action(
       action<
@@ -99,10 +106,14 @@ export function nodeCommands(program: Command): void {
           seed?: boolean;
           seedPosts: number;
           log?: boolean;
+          peer?: string[];
+          syncInterval?: number;
         }
       >(async (ctx, o) => {
         const env = process.env;
-        const { createNode } = await import("@sesame/node");
+        const { createNode, parsePeers } = await import("@sesame/node");
+        const peers =
+          o.peer !== undefined ? parsePeers(o.peer.join(",")) : parsePeers(env.SESAME_PEERS);
         const databaseUrl = o.databaseUrl ?? (env.DATABASE_URL || undefined);
         const dataDir = resolve(o.dataDir ?? env.SESAME_DATA_DIR ?? ".data/pglite");
         if (databaseUrl === undefined) mkdirSync(dataDir, { recursive: true });
@@ -118,6 +129,8 @@ export function nodeCommands(program: Command): void {
             },
           },
           logger: o.log === true || env.SESAME_LOG === "1",
+          peers,
+          ...(o.syncInterval !== undefined ? { sync: { intervalMs: o.syncInterval } } : {}),
         });
         const url = await instance.app.listen({
           port: o.port ?? Number(env.PORT ?? 8787),
@@ -133,6 +146,7 @@ export function nodeCommands(program: Command): void {
             network: instance.ctx.config.verify.network,
             chain: instance.ctx.config.verify.chain,
             seeded,
+            peers,
           },
           () =>
             [
@@ -142,6 +156,7 @@ export function nodeCommands(program: Command): void {
               `  stream    ${url}/v1/stream`,
               `  OpenAPI   ${url}/openapi.json`,
               `  health    ${url}/health    metrics ${url}/metrics`,
+              peers.length > 0 ? `  peers     ${peers.join(", ")}` : undefined,
               dim("  Ctrl-C to stop"),
             ]
               .filter((l) => l !== undefined)

@@ -146,6 +146,39 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE target IS NOT NULL`.execute(db);
     },
   },
+  "0004_peers": {
+    async up(db: Kysely<unknown>) {
+      // Federation: one row per peer with its durable cursor (the peer's log id this node
+      // has applied up to) and counters; and the authentic messages a peer sent that could
+      // not be applied yet (future timestamp, tip not yet on chain), retried until a limit.
+      await sql`
+        CREATE TABLE peers (
+          url text PRIMARY KEY,
+          cursor bigint NOT NULL DEFAULT 0,
+          head bigint NOT NULL DEFAULT 0,
+          pulled bigint NOT NULL DEFAULT 0,
+          accepted bigint NOT NULL DEFAULT 0,
+          duplicates bigint NOT NULL DEFAULT 0,
+          refused bigint NOT NULL DEFAULT 0,
+          refused_by_code text NOT NULL DEFAULT '{}',
+          failures integer NOT NULL DEFAULT 0,
+          backoff_until bigint NOT NULL DEFAULT 0,
+          last_pull_at bigint,
+          last_ok_at bigint,
+          last_error text
+        )`.execute(db);
+      await sql`
+        CREATE TABLE peer_deferred (
+          peer text NOT NULL,
+          log_id bigint NOT NULL,
+          type text NOT NULL,
+          message text NOT NULL,
+          code integer NOT NULL,
+          first_at bigint NOT NULL,
+          PRIMARY KEY (peer, log_id)
+        )`.execute(db);
+    },
+  },
 };
 
 class InlineProvider implements MigrationProvider {

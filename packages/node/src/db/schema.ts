@@ -112,6 +112,36 @@ export interface TipTransactionsTable {
   action_id: string;
 }
 
+export interface PeersTable {
+  url: string;
+  /** The peer's log id this node has applied everything up to. */
+  cursor: Generated<number>;
+  /** The peer's newest log id, as of the last page. */
+  head: Generated<number>;
+  pulled: Generated<number>;
+  accepted: Generated<number>;
+  duplicates: Generated<number>;
+  refused: Generated<number>;
+  /** JSON object: error code → count. */
+  refused_by_code: Generated<string>;
+  failures: Generated<number>;
+  /** Wall-clock ms before which this peer is not pulled (backoff). */
+  backoff_until: Generated<number>;
+  last_pull_at: number | null;
+  last_ok_at: number | null;
+  last_error: string | null;
+}
+
+export interface PeerDeferredTable {
+  peer: string;
+  log_id: number;
+  type: string;
+  /** The message as the peer served it (JSON). */
+  message: string;
+  code: number;
+  first_at: number;
+}
+
 export interface Database {
   grants: GrantsTable;
   sessions: SessionsTable;
@@ -122,4 +152,6 @@ export interface Database {
   reactions: ReactionsTable;
   profiles: ProfilesTable;
   tip_transactions: TipTransactionsTable;
+  peers: PeersTable;
+  peer_deferred: PeerDeferredTable;
 }

@@ -13,8 +13,10 @@ import { getProfile } from "./get-profile.js";
 import { getReactions } from "./get-reactions.js";
 import { getSessions } from "./get-sessions.js";
 import { getStream } from "./get-stream.js";
+import { getSync } from "./get-sync.js";
 import { getThread } from "./get-thread.js";
 import { getWalletPosts } from "./get-wallet-posts.js";
+import { peerRoutes } from "./peers.js";
 import { postActions } from "./post-actions.js";
 import { postEquivocations } from "./post-equivocations.js";
 import { postGrants } from "./post-grants.js";
@@ -40,4 +42,6 @@ export function routes(app: App, ctx: NodeContext): void {
   getMetrics(app, ctx);
   getOpenapi(app);
   chainRoutes(app, ctx);
+  getSync(app, ctx);
+  peerRoutes(app, ctx);
 }

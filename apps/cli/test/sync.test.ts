@@ -1,0 +1,111 @@
+/**
+ * `sesame sync` and `sesame peers` as real subprocesses (the built bin) against two real
+ * nodes on PostgreSQL (own schemas), the second pulling the first.
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { createNode, type SesameNode } from "@sesame/node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  accept,
+  NOW,
+  postBody,
+  session,
+  type TestDatabase,
+  testDatabase,
+} from "../../../packages/node/test/helpers.js";
+import { TEST_CONTEXT } from "../../../packages/protocol/scripts/fixtures.js";
+
+const ROOT = join(import.meta.dirname, "../../..");
+const BIN = join(ROOT, "apps/cli/bin/sesame.js");
+
+function sesame(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("sesame sync and sesame peers", () => {
+  const dbs: TestDatabase[] = [];
+  const nodes: SesameNode[] = [];
+  let a = "";
+  let b = "";
+
+  beforeAll(async () => {
+    const start = async (peers: string[], intervalMs: number) => {
+      const db = await testDatabase("postgres");
+      dbs.push(db);
+      const node = await createNode({
+        database: await db.open(),
+        config: { verify: TEST_CONTEXT },
+        clock: () => NOW,
+        peers,
+        sync: { intervalMs, nudge: false, log: () => {} },
+      });
+      nodes.push(node);
+      return await node.app.listen({ port: 0, host: "127.0.0.1" });
+    };
+    a = await start([], 1000);
+    // b pulls a only rarely by itself: `sesame sync` makes it pull now.
+    b = await start([a], 3_600_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const n of nodes) await n.close();
+    for (const d of dbs) await d.cleanup();
+  });
+
+  it("sync pulls every peer now and reports the node in sync; peers lists cursors and counts", async () => {
+    const alice = await session(a, "alice-cli-sync");
+    for (let i = 0; i < 5; i++) await accept(a, alice.sign("post", postBody(`post ${i}`)));
+    const run = await sesame(["--node", b, "--json", "sync", "--timeout", "60"]);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as {
+      inSync: boolean;
+      applied: number;
+      peers: { url: string; accepted: number; lag: number; cursor: number; head: number }[];
+    };
+    expect(result.inSync).toBe(true);
+    expect(result.applied).toBeGreaterThanOrEqual(6);
+    expect(result.peers).toHaveLength(1);
+    expect(result.peers[0]).toMatchObject({ url: a, accepted: 6, lag: 0 });
+    // b now serves what alice posted on a.
+    const feed = (await (await fetch(`${b}/v1/feed`)).json()) as { items: unknown[] };
+    expect(feed.items).toHaveLength(5);
+
+    const peers = await sesame(["--node", b, "peers"]);
+    expect(peers.code, peers.stderr).toBe(0);
+    expect(peers.stdout).toContain(a);
+    expect(peers.stdout).toMatch(/in sync/);
+    const human = await sesame(["--node", b, "sync"]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/in sync with 1 peer/);
+  }, 120_000);
+
+  it("peers on a node without peers says how to add them; help describes both", async () => {
+    const none = await sesame(["--node", a, "peers"]);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/no peers/);
+    const help = await sesame(["sync", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/pull every peer now/);
+    const unreachable = await sesame(["--node", "http://127.0.0.1:1", "peers"]);
+    expect(unreachable.code).toBe(3);
+  }, 60_000);
+});

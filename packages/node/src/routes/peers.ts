@@ -1,0 +1,61 @@
+import { Type } from "@sinclair/typebox";
+import type { NodeContext } from "../context.js";
+import type { App } from "../server.js";
+
+const PeerStatus = Type.Object({
+  url: Type.String(),
+  cursor: Type.Integer({ description: "the peer's log id this node has applied up to" }),
+  head: Type.Integer({ description: "the peer's newest log id, as of the last page" }),
+  lag: Type.Integer(),
+  pulled: Type.Integer(),
+  accepted: Type.Integer(),
+  duplicates: Type.Integer(),
+  refused: Type.Integer(),
+  refusedByCode: Type.Record(Type.String(), Type.Integer()),
+  deferred: Type.Integer(),
+  failures: Type.Integer(),
+  backoffUntil: Type.Integer(),
+  lastPullAt: Type.Union([Type.Integer(), Type.Null()]),
+  lastOkAt: Type.Union([Type.Integer(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+});
+
+const PeersReply = Type.Object({
+  intervalMs: Type.Union([Type.Integer(), Type.Null()]),
+  peers: Type.Array(PeerStatus),
+});
+
+/** `GET /v1/peers` (status for the CLI) and `POST /v1/peers/sync` (pull every peer now). */
+export function peerRoutes(app: App, ctx: NodeContext): void {
+  const status = async () => ({
+    intervalMs: ctx.federation?.intervalMs ?? null,
+    peers: (await ctx.federation?.status()) ?? [],
+  });
+  app.get(
+    "/v1/peers",
+    {
+      schema: {
+        summary: "The peers this node pulls, with cursor, lag, counts and refusals by code",
+        response: { 200: PeersReply },
+      },
+    },
+    status,
+  );
+  app.post(
+    "/v1/peers/sync",
+    {
+      schema: {
+        summary: "Pull every peer now (cutting any backoff short)",
+        description:
+          "With `wait` (the default) it answers after one more round per peer; `wait=false` answers at once.",
+        querystring: Type.Object({ wait: Type.Optional(Type.Boolean({ default: true })) }),
+        response: { 200: PeersReply },
+      },
+    },
+    async (req) => {
+      const round = ctx.federation?.syncNow();
+      if (req.query.wait !== false) await round;
+      return await status();
+    },
+  );
+}
