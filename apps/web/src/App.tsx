@@ -1091,9 +1091,9 @@ export function App(props: {
     void sesame.social.subscribe(() => setTick((t) => t + 1), { signal: ctrl.signal });
     const retry = setInterval(() => {
       void sesame.social.flush().then(async (n) => {
-        if (n === 0) return;
-        setTick((t) => t + 1);
-        // Everything queued while the node was away has gone out: say so no more.
+        if (n > 0) setTick((t) => t + 1);
+        // Everything queued while the node was away has gone out (by this flush or the
+        // SDK's own retry): say so no more.
         const left = (await sesame.manager.resume())?.record.outbox.length ?? 0;
         if (left === 0) setStatus((s) => (s?.queued === true ? null : s));
       });

@@ -106,7 +106,10 @@ export function connectSesame(wallet: StandardWallet, info: NodeInfo): Sesame {
   const account = wallet.accounts[0];
   if (account === undefined) throw new Error("the wallet has no account");
   const signer = walletStandardAdapter(wallet, account, info.chain);
-  const funds = info.funds;
+  // Tips need a wallet that signs transactions (the funded START); a wallet that only signs
+  // messages still gets every other scope.
+  const signsTransactions = "solana:signTransaction" in wallet.features;
+  const funds = signsTransactions ? info.funds : null;
   const reached = funds === null ? null : nodeChain(api, funds, { pollMs: 100 });
   const chain = reached?.chain ?? null;
   // One id per browser profile: every session here reuses this device's token account.

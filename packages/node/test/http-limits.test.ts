@@ -293,13 +293,13 @@ async function rawHttp(url: string, bytes: string): Promise<string> {
 }
 
 describe("requests too broken to route", () => {
-  it("answer with the same coded JSON body: oversized headers 413 6002, not HTTP 400 1001", async () => {
+  it("answer with the same coded JSON body: oversized headers 431 6002, bytes that are not HTTP 400 1002", async () => {
     const { url } = await freshNode("pglite");
     const big = await rawHttp(
       url,
       `GET /v1/feed HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
     );
-    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big).toMatch(/^HTTP\/1\.1 431 /);
     expect(JSON.parse(big.slice(big.indexOf("\r\n\r\n") + 4))).toMatchObject({
       code: ErrorCode.PAYLOAD_TOO_LARGE,
       name: "PAYLOAD_TOO_LARGE",
@@ -308,8 +308,9 @@ describe("requests too broken to route", () => {
     const junk = await rawHttp(url, "NOT HTTP AT ALL\r\n\r\n");
     expect(junk).toMatch(/^HTTP\/1\.1 400 /);
     expect(JSON.parse(junk.slice(junk.indexOf("\r\n\r\n") + 4))).toMatchObject({
-      code: ErrorCode.MALFORMED_JSON,
-      name: "MALFORMED_JSON",
+      code: ErrorCode.INVALID_FIELD,
+      name: "INVALID_FIELD",
+      context: { field: "request" },
     });
   });
 });

@@ -322,6 +322,10 @@ describe.each(ENGINES)("reads over HTTP on %s", (engine) => {
       limits: JSON.parse(JSON.stringify(g.limits)),
       tipBudget: JSON.parse(JSON.stringify(g.tipBudget)),
       used: { post: 2, react: 1 },
+      // The highest sequence and ordinals stored: a client restored from a backup
+      // resumes above them (no equivocation).
+      maxSeq: 3,
+      maxOrd: { post: 2, react: 1 },
       issuedAt: g.issuedAt,
       notBefore: g.notBefore,
       expirationTime: g.expirationTime,
