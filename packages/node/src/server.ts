@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { maxHeaderSize, STATUS_CODES } from "node:http";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
@@ -181,6 +182,8 @@ async function withDeadline(
   run: () => unknown,
 ): Promise<unknown> {
   const controller = new AbortController();
+  // Each queued action of a batch listens for the deadline (up to 100): not a leak.
+  setMaxListeners(0, controller.signal);
   req.deadline = controller.signal;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {

@@ -247,6 +247,43 @@ describe("verifyTipOnChain", () => {
     expect(w.context).toMatchObject({ field: "signer", expected: wallet.address });
   });
 
+  it("refuses a tip paid from the session key's own account, not the granter's (source)", async () => {
+    const { chain, grant, tip, authorWallet, session, mint } = await scene();
+    // The session key holds tokens of the mint itself and pays the author from them, as
+    // owner, with the right memo: a real transfer by the right signer, but not the wallet's
+    // money under the grant's allowance.
+    const own = await chain.mintTo(session.address, 3_000_000n);
+    const built = await buildTip({
+      sessionKey: session.address as string as SessionPublicKey,
+      sessionTokenAccount: own.tokenAccount,
+      mint: tip.mint,
+      decimals: 6,
+      author: authorWallet,
+      amount: 1_250_000n,
+      post: tip.post,
+      createAuthorAccount: false,
+      lifetime: chain.currentLifetime(),
+    });
+    const signature = await chain.sendTransaction(
+      encodeWire(await signTransaction(built.transaction, [session.signer])),
+    );
+    const e = refusal(
+      await verifyTipOnChain(chain, {
+        tip: { ...tip, transaction: signature as string as TipBody["transaction"] },
+        grant,
+        author: authorWallet,
+      }),
+    );
+    expect(e.code).toBe(ErrorCode.TIP_MISMATCH);
+    // As for every field: `expected` is what the transaction shows, `actual` what the
+    // tip's grant says it should be.
+    expect(e.context).toMatchObject({
+      field: "source",
+      expected: `an account of ${session.address}`,
+      actual: grant.wallet,
+    });
+  });
+
   it("refuses a transaction that landed but failed (status), naming the chain's error", async () => {
     const { chain, grant, tip, authorWallet, session, mint } = await scene();
     // Over the allowance, sent without preflight: it lands, fails, and pays its fee.

@@ -45,6 +45,12 @@ export function parseScopes(text: string): Scope[] {
       throw new InvalidArgumentError(`unknown scope ${s}; scopes: ${SCOPES.join(", ")}`);
   }
   if (scopes.length === 0) throw new InvalidArgumentError("name at least one scope");
+  // A tip session is funded on chain in its START transaction; the CLI starts message-signed
+  // sessions only (funded sessions start from the web app or the SDK's chainFunding).
+  if (scopes.includes("tip"))
+    throw new InvalidArgumentError(
+      "the CLI cannot start a funded tip session; start it from the web app or the SDK (chainFunding)",
+    );
   return scopes as Scope[];
 }
 
