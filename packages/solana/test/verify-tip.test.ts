@@ -248,7 +248,7 @@ describe("verifyTipOnChain", () => {
   });
 
   it("refuses a tip paid from the session key's own account, not the granter's (source)", async () => {
-    const { chain, grant, tip, authorWallet, session, mint } = await scene();
+    const { chain, grant, tip, authorWallet, session } = await scene();
     // The session key holds tokens of the mint itself and pays the author from them, as
     // owner, with the right memo: a real transfer by the right signer, but not the wallet's
     // money under the grant's allowance.
