@@ -82,7 +82,10 @@ describe("sesame sync and sesame peers", () => {
       peers: { url: string; accepted: number; lag: number; cursor: number; head: number }[];
     };
     expect(result.inSync).toBe(true);
-    expect(result.applied).toBeGreaterThanOrEqual(6);
+    // What this run pulled: b's first round at start may already have taken some of the
+    // six (a grant and five posts); all six are on b by now (`accepted` below).
+    expect(result.applied).toBeGreaterThanOrEqual(0);
+    expect(result.applied).toBeLessThanOrEqual(6);
     expect(result.peers).toHaveLength(1);
     expect(result.peers[0]).toMatchObject({ url: a, accepted: 6, lag: 0 });
     // b now serves what alice posted on a.

@@ -241,11 +241,13 @@ export class NodeApi {
     );
   }
 
-  reactions(id: string) {
+  /** Counts by reaction (all of them) and who reacted, newest first, a page at a time. */
+  reactions(id: string, q: PageQuery = {}) {
     return this.#request<{
       counts: Record<string, number>;
-      items: { wallet: string; reaction: string; ts: number; action: string }[];
-    }>("GET", `/v1/posts/${id}/reactions`);
+      items: { wallet: string; reaction: string; ts: number; action: string; logId: number }[];
+      next: string | null;
+    }>("GET", `/v1/posts/${id}/reactions${query(q)}`);
   }
 
   profile(wallet: string) {

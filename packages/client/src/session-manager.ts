@@ -4,6 +4,7 @@ import {
   type GrantId,
   grantIdOfText,
   grantToText,
+  POLICY_DEFAULTS,
   ProtocolError,
   parseGrantText,
   type Revocation,
@@ -75,6 +76,15 @@ export interface PreparedSession {
   readonly text: string;
   readonly policy: SessionPolicy;
 }
+
+/** A session past its expiry, as this device recorded it; its keys may be gone. */
+export type EndedSession = Omit<ActiveSession, "keys">;
+
+/**
+ * How long after its expiry an unfunded session's keys are kept while its outbox still
+ * holds actions signed in time: the nodes' late grace, during which they are still taken.
+ */
+export const KEY_AFTERLIFE_MS = POLICY_DEFAULTS.lateGraceMs;
 
 export interface ActiveSession {
   readonly slot: string;
@@ -345,7 +355,7 @@ export class SessionManager {
   async status(): Promise<
     | { readonly state: "none" }
     | { readonly state: "revoked"; readonly grantId: GrantId; readonly revokedAt: number }
-    | { readonly state: "expired"; readonly session: ActiveSession }
+    | { readonly state: "expired"; readonly session: EndedSession }
     | { readonly state: "active"; readonly session: ActiveSession }
   > {
     const record = await this.options.store.getRecord(this.slot);
@@ -353,11 +363,30 @@ export class SessionManager {
     if (record.revokedAt !== undefined && record.revokedAt !== null) {
       return { state: "revoked", grantId: record.grantId, revokedAt: record.revokedAt };
     }
+    const grant = parseGrantText(record.text);
+    if (grant.expirationTime <= this.#clock()) {
+      await this.#endExpiredKeys(record, grant);
+      return {
+        state: "expired",
+        session: { slot: this.slot, grantId: record.grantId, grant, record },
+      };
+    }
     const session = await this.resume();
     if (session === undefined) return { state: "none" };
-    return session.grant.expirationTime <= this.#clock()
-      ? { state: "expired", session }
-      : { state: "active", session };
+    return { state: "active", session };
+  }
+
+  /**
+   * Keys die with the session (docs/PROTOCOL.md §6.6): an expired session's keys are
+   * destroyed, unless they still have work — a funded session's key signs END (the funds
+   * sweeper destroys it after), and actions signed in time may still go out of the outbox
+   * during the nodes' late grace.
+   */
+  async #endExpiredKeys(record: SessionRecord, grant: Grant): Promise<void> {
+    if (grant.tipBudget !== null) return;
+    const now = this.#clock();
+    if (record.outbox.length > 0 && now < grant.expirationTime + KEY_AFTERLIFE_MS) return;
+    await this.options.store.destroyKeys(record.keyId);
   }
 
   /** The saved session of this app and wallet, with no prompt; undefined if none or revoked. */
@@ -366,15 +395,11 @@ export class SessionManager {
     const record = await this.options.store.getRecord(this.slot);
     if (record === undefined || (record.revokedAt !== undefined && record.revokedAt !== null))
       return undefined;
+    const grant = parseGrantText(record.text);
+    if (grant.expirationTime <= this.#clock()) await this.#endExpiredKeys(record, grant);
     const keys = await this.options.store.loadKeys(record.keyId);
     if (keys === undefined) return undefined;
-    return {
-      slot: this.slot,
-      grantId: record.grantId,
-      grant: parseGrantText(record.text),
-      keys,
-      record,
-    };
+    return { slot: this.slot, grantId: record.grantId, grant, keys, record };
   }
 
   /** How long before its expiry a session is due for renewal (see `renewBeforeMs`). */
@@ -385,7 +410,7 @@ export class SessionManager {
   }
 
   /** Is the session inside its renew window (or past its end)? */
-  renewalDue(session: ActiveSession): boolean {
+  renewalDue(session: Pick<ActiveSession, "grant">): boolean {
     const g = session.grant;
     return g.expirationTime - this.renewWindowMs(g) <= this.#clock();
   }
@@ -426,9 +451,12 @@ export class SessionManager {
 
   /** A fresh session with the same permissions and duration (one prompt). */
   async renew(onGrant?: GrantHook): Promise<ActiveSession> {
-    const current = await this.resume();
-    if (current === undefined) throw new SesameClientError("NOTHING_TO_RENEW", {});
-    const g = current.grant;
+    // The permissions of the session this device holds, live or expired (its keys may be
+    // gone: renewing needs only its grant).
+    const record = await this.options.store.getRecord(this.slot);
+    if (record === undefined || (record.revokedAt !== undefined && record.revokedAt !== null))
+      throw new SesameClientError("NOTHING_TO_RENEW", {});
+    const g = parseGrantText(record.text);
     return await this.start(
       {
         scopes: g.scopes,

@@ -252,6 +252,38 @@ describe("direct messages, end to end", () => {
     }
   });
 
+  it("DM to a session that expired: its keys are destroyed at expiry, so its copy can be read by no one", async () => {
+    let now = Date.now();
+    const alice = testClient(node.url);
+    const bob = testClient(node.url, { clock: () => now });
+    await alice.manager.start(DM);
+    const b = await bob.manager.start(policy(["dm"], {}, 3_600_000));
+    const sent = await alice.social.sendDm(bob.address, "for this session only");
+    if (sent.status !== "accepted") throw new Error("not accepted");
+    const copy = dmBodyOf(await storedDm(bob, sent.id)).copies.find(
+      (c) => c.key === b.keys.encryptionKey,
+    );
+    expect(copy).toBeDefined();
+    expect(await decryptDm(alice.address, dmBodyOf(await storedDm(bob, sent.id)), b.keys)).toEqual({
+      text: "for this session only",
+    });
+    // A signed action still queued keeps the keys through the nodes' late grace...
+    await bob.store.enqueue(b.slot, { payload: { queued: true }, signature: "x" } as never);
+    now = b.grant.expirationTime + 1_000;
+    expect((await bob.manager.status()).state).toBe("expired");
+    expect(await bob.store.loadKeys(b.record.keyId)).toBeDefined();
+    await bob.store.dequeue(b.slot, "x");
+    // ...and with nothing left to send, the expired session's keys are gone.
+    expect((await bob.manager.status()).state).toBe("expired");
+    expect(await bob.store.loadKeys(b.record.keyId)).toBeUndefined();
+    expect(await bob.manager.readingKeys()).toEqual([]);
+    // Renewing needs only the grant: one prompt, the same permissions, new keys.
+    now = Date.now();
+    const renewed = await bob.manager.renew();
+    expect(renewed.grant.scopes).toEqual(b.grant.scopes);
+    expect(renewed.keys.encryptionKey).not.toBe(b.keys.encryptionKey);
+  });
+
   it("DM ephemeral secrets are wiped after encryption, so the sender keeps no way to decrypt", async () => {
     const handed: Uint8Array[] = [];
     const random = (n: number) => {

@@ -333,17 +333,33 @@ export class Federation {
     }
   }
 
-  /** Wakes every peer's loop now; resolves when each has finished one more round. */
-  async syncNow(): Promise<void> {
+  /**
+   * Wakes every peer's loop now; resolves when each has finished one more round. A peer
+   * backed off for misbehaving is skipped (it waits its turn) unless `cutBackoff`, which
+   * only the node's operator may ask for: a stranger must not be able to make this node
+   * hammer a bad peer.
+   */
+  async syncNow(options: { readonly cutBackoff?: boolean } = {}): Promise<void> {
+    const now = Date.now();
+    const backedOff = new Set<string>();
+    if (options.cutBackoff !== true) {
+      const rows = await this.#ctx.storage.db
+        .selectFrom("peers")
+        .select(["url", "backoff_until"])
+        .execute();
+      for (const r of rows) if (Number(r.backoff_until ?? 0) > now) backedOff.add(r.url);
+    }
     await Promise.all(
-      [...this.#loops.values()].map(
-        (loop) =>
-          new Promise<void>((resolve) => {
-            loop.waiters.push(resolve);
-            loop.wake.abort();
-            loop.force.abort();
-          }),
-      ),
+      [...this.#loops.values()]
+        .filter((loop) => !backedOff.has(loop.url))
+        .map(
+          (loop) =>
+            new Promise<void>((resolve) => {
+              loop.waiters.push(resolve);
+              loop.wake.abort();
+              loop.force.abort();
+            }),
+        ),
     );
   }
 
@@ -429,6 +445,9 @@ export class Federation {
   /** Subscribes to the peer's live stream; any event wakes the loop (reconnects on loss). */
   #listen(loop: PeerLoop): void {
     void (async () => {
+      // A peer whose stream keeps failing is asked less and less often (up to the backoff
+      // ceiling); a stream that opened resets it.
+      let failures = 0;
       while (!this.#closed) {
         const controller = new AbortController();
         loop.stream = controller;
@@ -438,7 +457,9 @@ export class Federation {
             signal: controller.signal,
           });
           const reader = res.ok ? res.body?.getReader() : undefined;
-          if (reader !== undefined) {
+          if (reader === undefined) failures++;
+          else {
+            failures = 0;
             const decoder = new TextDecoder();
             for (;;) {
               const { done, value } = await reader.read();
@@ -448,9 +469,11 @@ export class Federation {
           }
         } catch {
           // Unreachable or closed: pulling goes on at the interval; reconnect below.
+          failures++;
         }
         if (this.#closed) return;
-        await sleep(Math.max(this.#intervalMs, 1000), this.#closing.signal);
+        const wait = Math.max(this.#intervalMs, 1000) * 2 ** Math.min(failures, 16);
+        await sleep(Math.min(wait, Math.max(this.#maxBackoffMs, 1000)), this.#closing.signal);
       }
     })();
   }

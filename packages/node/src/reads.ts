@@ -228,33 +228,61 @@ async function findRoot(db: Kysely<Database>, id: string): Promise<string> {
   return row?.id ?? id;
 }
 
+/**
+ * The current reactions to a post or reply: counts by reaction over all of them, and who
+ * reacted, newest first, paged by the log id of the action that set each reaction.
+ * Undefined when there is no such (visible) post or reply.
+ */
 export async function reactionsOf(
   db: Kysely<Database>,
   target: string,
-): Promise<{
-  counts: Record<string, number>;
-  items: { wallet: string; reaction: string; ts: number; action: string }[];
-}> {
-  const rows = await db
-    .selectFrom("reactions")
-    .select(["wallet", "reaction", "ts", "action_id"])
-    .where("target", "=", target)
-    .where("active", "=", true)
-    .orderBy("ts", "desc")
-    .orderBy("action_id", "desc")
-    .limit(1000)
-    .execute();
+  q: PageQuery = {},
+): Promise<
+  | {
+      counts: Record<string, number>;
+      items: { wallet: string; reaction: string; ts: number; action: string; logId: number }[];
+      next: string | null;
+    }
+  | undefined
+> {
+  const post = await db
+    .selectFrom("actions")
+    .select("id")
+    .where("id", "=", target)
+    .where("kind", "in", ["post", "reply"])
+    .where("hidden", "=", false)
+    .executeTakeFirst();
+  if (post === undefined) return undefined;
+  const { before, limit } = pageBounds(q);
+  const [rows, counted] = await Promise.all([
+    db
+      .selectFrom("reactions as r")
+      .innerJoin("actions as a", "a.id", "r.action_id")
+      .select(["r.wallet", "r.reaction", "r.ts", "r.action_id", "a.log_id"])
+      .where("r.target", "=", target)
+      .where("r.active", "=", true)
+      .where("a.log_id", "<", before)
+      .orderBy("a.log_id", "desc")
+      .limit(limit)
+      .execute(),
+    db
+      .selectFrom("reactions")
+      .select(["reaction", (eb) => eb.fn.countAll<string>().as("n")])
+      .where("target", "=", target)
+      .where("active", "=", true)
+      .groupBy("reaction")
+      .execute(),
+  ]);
   const counts: Record<string, number> = {};
-  for (const r of rows) counts[r.reaction] = (counts[r.reaction] ?? 0) + 1;
-  return {
-    counts,
-    items: rows.map((r) => ({
-      wallet: r.wallet,
-      reaction: r.reaction,
-      ts: r.ts,
-      action: r.action_id,
-    })),
-  };
+  for (const c of counted) counts[c.reaction] = Number(c.n);
+  const items = rows.map((r) => ({
+    wallet: r.wallet,
+    reaction: r.reaction,
+    ts: Number(r.ts),
+    action: r.action_id,
+    logId: Number(r.log_id),
+  }));
+  return { counts, ...toPage(items, limit) };
 }
 
 export interface ServedProfile {

@@ -1,4 +1,4 @@
-import { grantIdOfText } from "@sesame/protocol";
+import { grantIdOfText, toBase58 } from "@sesame/protocol";
 import { describe, expect, it } from "vitest";
 import { DAY, makeGrant, T0 } from "../../protocol/scripts/fixtures.js";
 import type { ServedPost, ServedProfile, ServedSession } from "../src/index.js";
@@ -24,7 +24,8 @@ type Page = { items: ServedPost[]; next: string | null };
 type Thread = { root: ServedPost; replies: Page };
 type Reactions = {
   counts: Record<string, number>;
-  items: { wallet: string; reaction: string; ts: number; action: string }[];
+  items: { wallet: string; reaction: string; ts: number; action: string; logId: number }[];
+  next: string | null;
 };
 
 /** Follows `next` from the first page to the end; every page as served. */
@@ -207,7 +208,22 @@ describe.each(ENGINES)("reads over HTTP on %s", (engine) => {
     expect((await get(url, `/v1/posts/${none.id}/reactions`)).body).toEqual({
       counts: {},
       items: [],
+      next: null,
     });
+    // Paged newest first; the counts always cover every reaction.
+    const first = await get<Reactions>(url, `${path}?limit=2`);
+    expect(first.body.counts).toEqual({ like: 2, fire: 1 });
+    expect(first.body.items.map((i) => [i.wallet, i.reaction])).toEqual([
+      [bob.wallet, "like"],
+      [carol.wallet, "fire"],
+    ]);
+    expect(first.body.next).not.toBeNull();
+    const second = await get<Reactions>(url, `${path}?limit=2&cursor=${first.body.next}`);
+    expect(second.body.items.map((i) => [i.wallet, i.reaction])).toEqual([[carol.wallet, "like"]]);
+    expect(second.body.next).toBeNull();
+    // No such post: 404, not an empty list.
+    const missing = await get(url, `/v1/posts/${toBase58(new Uint8Array(32).fill(7))}/reactions`);
+    expectRefusal(missing, 404, ErrorCode.NOT_FOUND);
   });
 
   it("GET /v1/wallets/:w/profile counts posts, followers and following; latest profile wins", async () => {

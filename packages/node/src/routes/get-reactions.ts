@@ -1,7 +1,8 @@
+import { ErrorCode, ProtocolError } from "@sesame/protocol";
 import { Type } from "@sinclair/typebox";
 import type { NodeContext } from "../context.js";
 import { reactionsOf } from "../reads.js";
-import { ErrorBody, IdParams } from "../schemas.js";
+import { ErrorBody, IdParams, PageQuery } from "../schemas.js";
 import type { App } from "../server.js";
 
 export function getReactions(app: App, ctx: NodeContext): void {
@@ -9,8 +10,10 @@ export function getReactions(app: App, ctx: NodeContext): void {
     "/v1/posts/:id/reactions",
     {
       schema: {
-        summary: "Current reactions to a post or reply: counts by reaction and who reacted",
+        summary:
+          "Current reactions to a post or reply: counts by reaction (all of them) and who reacted, newest first, paged",
         params: IdParams,
+        querystring: PageQuery,
         response: {
           200: Type.Object({
             counts: Type.Record(Type.String(), Type.Integer()),
@@ -20,13 +23,20 @@ export function getReactions(app: App, ctx: NodeContext): void {
                 reaction: Type.String(),
                 ts: Type.Integer(),
                 action: Type.String(),
+                logId: Type.Integer(),
               }),
             ),
+            next: Type.Union([Type.String(), Type.Null()]),
           }),
           "4xx": ErrorBody,
         },
       },
     },
-    async (req) => await reactionsOf(ctx.storage.db, req.params.id),
+    async (req) => {
+      const page = await reactionsOf(ctx.storage.db, req.params.id, req.query);
+      if (page === undefined)
+        throw new ProtocolError(ErrorCode.NOT_FOUND, { what: `post ${req.params.id}` });
+      return page;
+    },
   );
 }

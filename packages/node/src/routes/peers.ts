@@ -45,15 +45,16 @@ export function peerRoutes(app: App, ctx: NodeContext): void {
     "/v1/peers/sync",
     {
       schema: {
-        summary: "Pull every peer now (cutting any backoff short)",
+        summary: "Pull every peer now",
         description:
-          "With `wait` (the default) it answers after one more round per peer; `wait=false` answers at once.",
+          "With `wait` (the default) it answers after one more round per peer; `wait=false` answers at once. A peer backed off for misbehaving waits its turn, unless the request comes from the node's own host (the operator's `sesame sync`): a stranger cannot make the node hammer a bad peer. Behind a reverse proxy on the same host, do not expose this route.",
         querystring: Type.Object({ wait: Type.Optional(Type.Boolean({ default: true })) }),
         response: { 200: PeersReply },
       },
     },
     async (req) => {
-      const round = ctx.federation?.syncNow();
+      const local = req.ip === "127.0.0.1" || req.ip === "::1" || req.ip === "::ffff:127.0.0.1";
+      const round = ctx.federation?.syncNow({ cutBackoff: local });
       if (req.query.wait !== false) await round;
       return await status();
     },
