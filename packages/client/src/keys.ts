@@ -182,3 +182,47 @@ export function recordOperations(
     },
   };
 }
+
+/**
+ * The counter and outbox operations every store shares (`recordOperations`), over the
+ * store's own atomic update: a store extends this and implements `updateRecord`.
+ */
+export abstract class RecordOperationsStore
+  implements
+    Pick<
+      SessionStore,
+      "reserve" | "enqueue" | "dequeue" | "raise" | "forgetRetired" | "replaceSession"
+    >
+{
+  /** Applies `change` to the record in `slot` atomically, durably before it settles. */
+  protected abstract updateRecord(
+    slot: string,
+    change: (r: SessionRecord) => SessionRecord,
+  ): unknown;
+
+  readonly #ops = recordOperations((slot, change) => this.updateRecord(slot, change));
+
+  reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
+    return this.#ops.reserve(slot, scope);
+  }
+
+  enqueue(slot: string, action: SignedAction): Promise<void> {
+    return this.#ops.enqueue(slot, action);
+  }
+
+  dequeue(slot: string, actionSignature: string): Promise<void> {
+    return this.#ops.dequeue(slot, actionSignature);
+  }
+
+  raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined> {
+    return this.#ops.raise(slot, grantId, floor);
+  }
+
+  forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
+    return this.#ops.forgetRetired(slot, keyIds);
+  }
+
+  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
+    return this.#ops.replaceSession(slot, next);
+  }
+}

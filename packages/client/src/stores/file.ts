@@ -14,18 +14,9 @@ import {
 import { dirname } from "node:path";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { type EncryptionPublicKey, type SessionPublicKey, toBase58, utf8 } from "@sesame/protocol";
 import {
-  type EncryptionPublicKey,
-  type GrantId,
-  type Scope,
-  type SessionPublicKey,
-  type SignedAction,
-  toBase58,
-  utf8,
-} from "@sesame/protocol";
-import {
-  type CounterFloor,
-  recordOperations,
+  RecordOperationsStore,
   type SessionKeys,
   type SessionRecord,
   type SessionStore,
@@ -149,7 +140,7 @@ function nodeKeys(seed: Uint8Array, dhSecret: Uint8Array): SessionKeys {
  * old one, under a lock file, so a crash leaves either the old or the new file whole and
  * two processes never interleave their read-modify-write.
  */
-export class FileSessionStore implements SessionStore {
+export class FileSessionStore extends RecordOperationsStore implements SessionStore {
   /** Derived keys by salt: a keystore recreated elsewhere gets a new salt, hence a new key. */
   readonly #aead = new Map<string, Uint8Array>();
   readonly #passphrase: () => string;
@@ -162,6 +153,7 @@ export class FileSessionStore implements SessionStore {
     readonly path: string,
     passphrase: string | (() => string),
   ) {
+    super();
     if (typeof passphrase === "string") {
       if (passphrase.length === 0) throw new Error("the keystore needs a non-empty passphrase");
       this.#passphrase = () => passphrase;
@@ -356,29 +348,7 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
-  readonly #ops = recordOperations((slot, change) => this.#update(slot, change));
-
-  reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
-    return this.#ops.reserve(slot, scope);
-  }
-
-  enqueue(slot: string, action: SignedAction): Promise<void> {
-    return this.#ops.enqueue(slot, action);
-  }
-
-  dequeue(slot: string, actionSignature: string): Promise<void> {
-    return this.#ops.dequeue(slot, actionSignature);
-  }
-
-  raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined> {
-    return this.#ops.raise(slot, grantId, floor);
-  }
-
-  forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
-    return this.#ops.forgetRetired(slot, keyIds);
-  }
-
-  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
-    return this.#ops.replaceSession(slot, next);
+  protected updateRecord(slot: string, change: (r: SessionRecord) => SessionRecord) {
+    return this.#update(slot, change);
   }
 }

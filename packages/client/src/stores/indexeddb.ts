@@ -1,15 +1,7 @@
-import {
-  type EncryptionPublicKey,
-  type GrantId,
-  type Scope,
-  type SessionPublicKey,
-  type SignedAction,
-  toBase58,
-} from "@sesame/protocol";
+import { type EncryptionPublicKey, type SessionPublicKey, toBase58 } from "@sesame/protocol";
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import {
-  type CounterFloor,
-  recordOperations,
+  RecordOperationsStore,
   type SessionKeys,
   type SessionRecord,
   type SessionStore,
@@ -57,7 +49,7 @@ function wrap(stored: StoredKeys, subtle: SubtleCrypto): SessionKeys {
  * in IndexedDB: the private halves never exist as bytes in JavaScript, survive reloads,
  * and can only be used through this origin's sign / deriveBits calls.
  */
-export class IndexedDbSessionStore implements SessionStore {
+export class IndexedDbSessionStore extends RecordOperationsStore implements SessionStore {
   readonly #db: Promise<IDBPDatabase<SesameDb>>;
 
   constructor(
@@ -65,6 +57,7 @@ export class IndexedDbSessionStore implements SessionStore {
     private readonly subtle: SubtleCrypto = globalThis.crypto.subtle,
     indexedDB?: IDBFactory,
   ) {
+    super();
     const factory = indexedDB;
     if (factory !== undefined) (globalThis as { indexedDB?: IDBFactory }).indexedDB ??= factory;
     this.#db = openDB<SesameDb>(name, 1, {
@@ -144,29 +137,7 @@ export class IndexedDbSessionStore implements SessionStore {
     return next;
   }
 
-  readonly #ops = recordOperations((slot, change) => this.#update(slot, change));
-
-  reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
-    return this.#ops.reserve(slot, scope);
-  }
-
-  enqueue(slot: string, action: SignedAction): Promise<void> {
-    return this.#ops.enqueue(slot, action);
-  }
-
-  dequeue(slot: string, actionSignature: string): Promise<void> {
-    return this.#ops.dequeue(slot, actionSignature);
-  }
-
-  raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined> {
-    return this.#ops.raise(slot, grantId, floor);
-  }
-
-  forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
-    return this.#ops.forgetRetired(slot, keyIds);
-  }
-
-  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
-    return this.#ops.replaceSession(slot, next);
+  protected updateRecord(slot: string, change: (r: SessionRecord) => SessionRecord) {
+    return this.#update(slot, change);
   }
 }

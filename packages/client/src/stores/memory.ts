@@ -1,15 +1,7 @@
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { type EncryptionPublicKey, type SessionPublicKey, toBase58 } from "@sesame/protocol";
 import {
-  type EncryptionPublicKey,
-  type GrantId,
-  type Scope,
-  type SessionPublicKey,
-  type SignedAction,
-  toBase58,
-} from "@sesame/protocol";
-import {
-  type CounterFloor,
-  recordOperations,
+  RecordOperationsStore,
   type SessionKeys,
   type SessionRecord,
   type SessionStore,
@@ -19,7 +11,7 @@ import {
  * Session keys and records in this process's memory only: for throwaway sessions
  * (benchmarks, seeding, tests). Nothing survives the process, so nothing can leak later.
  */
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore extends RecordOperationsStore implements SessionStore {
   readonly #keys = new Map<string, { seed: Uint8Array; dh: Uint8Array }>();
   readonly #records = new Map<string, SessionRecord>();
 
@@ -74,29 +66,7 @@ export class MemorySessionStore implements SessionStore {
     this.#records.set(slot, change(current));
   }
 
-  readonly #ops = recordOperations((slot, change) => this.#update(slot, change));
-
-  reserve(slot: string, scope: Scope): Promise<{ seq: number; ord: number }> {
-    return this.#ops.reserve(slot, scope);
-  }
-
-  enqueue(slot: string, action: SignedAction): Promise<void> {
-    return this.#ops.enqueue(slot, action);
-  }
-
-  dequeue(slot: string, actionSignature: string): Promise<void> {
-    return this.#ops.dequeue(slot, actionSignature);
-  }
-
-  raise(slot: string, grantId: GrantId, floor: CounterFloor): Promise<SessionRecord | undefined> {
-    return this.#ops.raise(slot, grantId, floor);
-  }
-
-  forgetRetired(slot: string, keyIds: readonly string[]): Promise<void> {
-    return this.#ops.forgetRetired(slot, keyIds);
-  }
-
-  replaceSession(slot: string, next: SessionRecord): Promise<SessionRecord> {
-    return this.#ops.replaceSession(slot, next);
+  protected updateRecord(slot: string, change: (r: SessionRecord) => SessionRecord) {
+    return this.#update(slot, change);
   }
 }
