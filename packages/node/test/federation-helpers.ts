@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { TEST_CONTEXT } from "../../protocol/scripts/fixtures.js";
 import type { DatabaseOptions, PeerStatus } from "../src/index.js";
-import { get, NOW, post } from "./helpers.js";
+import { get, listeningUrl, NOW, post } from "./helpers.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const SCRIPT = fileURLToPath(new URL("./fixtures/serve-federated-node.mjs", import.meta.url));
@@ -55,22 +55,8 @@ export async function spawnNode(
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
-  let stdout = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      const line = stdout.split("\n")[0];
-      if (stdout.includes("\n") && line !== undefined)
-        resolve((JSON.parse(line) as { url: string }).url);
-    });
-    child.once("exit", (code) => reject(new Error(`node process exited with ${code}: ${stderr}`)));
-    child.once("error", reject);
-  });
-  return { url, child, stderr: () => stderr };
+  const { url, stderr } = await listeningUrl(child);
+  return { url, child, stderr };
 }
 
 export async function stopNode(p: NodeProcess | undefined): Promise<void> {

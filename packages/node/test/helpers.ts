@@ -633,3 +633,29 @@ export async function openStream(
   onTestFinished(() => client.close());
   return client;
 }
+
+/**
+ * Waits for a node child process (test fixtures `serve-*.mjs`) to print its first stdout
+ * line, `{"url": …}`; fails with its stderr if it exits first. `stderr()` reads what the
+ * process has written there so far.
+ */
+export async function listeningUrl(
+  child: import("node:child_process").ChildProcess,
+): Promise<{ url: string; stderr: () => string }> {
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  let stdout = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      const line = stdout.split("\n")[0];
+      if (stdout.includes("\n") && line !== undefined)
+        resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.once("exit", (code) => reject(new Error(`node process exited with ${code}: ${stderr}`)));
+    child.once("error", reject);
+  });
+  return { url, stderr: () => stderr };
+}

@@ -18,6 +18,7 @@ import {
   ErrorCode,
   expectRefusal,
   get,
+  listeningUrl,
   NOW,
   openStream,
   post,
@@ -48,21 +49,7 @@ async function spawnNode(schema: string): Promise<NodeProcess> {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
-  let stdout = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      const line = stdout.split("\n")[0];
-      if (stdout.includes("\n") && line !== undefined)
-        resolve((JSON.parse(line) as { url: string }).url);
-    });
-    child.once("exit", (code) => reject(new Error(`node process exited with ${code}: ${stderr}`)));
-    child.once("error", reject);
-  });
+  const { url } = await listeningUrl(child);
   return { url, child };
 }
 
