@@ -351,7 +351,9 @@ describe("a node over SOLANA_RPC_URL (another node's embedded /rpc)", () => {
     expect(await chain.getTransaction(pending[0]?.transaction as never)).not.toBeNull();
     b = await startNodeProcess(bDir, env, b.port);
     const late = await tipping;
-    expect(late.action).toMatchObject({ status: "accepted", duplicate: false });
+    // Accepted once: by this call, or already by the SDK's own retry when the node came
+    // back (then this call's answer is the duplicate). One transfer either way (below).
+    expect(late.action).toMatchObject({ status: "accepted" });
     expect(late.transaction).toBe(pending[0]?.transaction);
     expect(alice.tips.pending()).toEqual([]);
     expect(await tokensOf(chain, bob.wallet.address, mint)).toBe(3n * TOKEN);
