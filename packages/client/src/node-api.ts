@@ -254,10 +254,21 @@ export class NodeApi {
     return this.#request<ServedProfile>("GET", `/v1/wallets/${wallet}/profile`);
   }
 
+  /** Every session of a wallet, newest grant first: follows `sessionsPage` to the end. */
   async sessions(wallet: string): Promise<ServedSession[]> {
-    return (
-      await this.#request<{ items: ServedSession[] }>("GET", `/v1/wallets/${wallet}/sessions`)
-    ).items;
+    const all: ServedSession[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.sessionsPage(wallet, { cursor, limit: 100 });
+      all.push(...page.items);
+      if (page.next === null || page.items.length === 0) return all;
+      cursor = page.next;
+    }
+  }
+
+  /** One page of a wallet's sessions; `next` (`<issuedAt>:<grantId>`) is the following page's cursor. */
+  sessionsPage(wallet: string, q?: PageQuery) {
+    return this.#request<Page<ServedSession>>("GET", `/v1/wallets/${wallet}/sessions${query(q)}`);
   }
 
   grant(id: string) {

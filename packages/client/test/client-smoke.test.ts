@@ -2,9 +2,10 @@ import "fake-indexeddb/auto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ErrorCode, isProtocolError } from "@sesame/protocol";
+import { ErrorCode, grantIdOfText, isProtocolError } from "@sesame/protocol";
 import { nodeEd25519 } from "@sesame/protocol/node-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeGrant, T0 } from "../../protocol/scripts/fixtures.js";
 import { IndexedDbSessionStore, NodeApi, SessionManager, SocialClient } from "../src/index.js";
 import { createKeypairFile, keypairWallet } from "../src/node.js";
 import { CONTEXT, startTestNode, type TestNode } from "./helpers.js";
@@ -81,5 +82,38 @@ describe("a session from the SDK against a real node", () => {
     await expect(alice.social.post("after revoke")).rejects.toSatisfy(
       (e) => isProtocolError(e) && e.code === ErrorCode.SESSION_REVOKED,
     );
+  });
+
+  it("NodeApi.sessions() follows every page; sessionsPage() serves one at a time", async () => {
+    // 101 grants of one wallet, one more than a page holds, at the fixtures' time.
+    node.offset = T0 + 60_000 - Date.now();
+    try {
+      const grants: string[] = [];
+      for (let i = 0; i < 101; i++) {
+        const fixture = makeGrant("carol", `carol-paged-${i}`, { issuedAt: T0 - i * 1000 });
+        const res = await fetch(`${base}/v1/grants`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ text: fixture.text, signature: fixture.signature }),
+        });
+        expect(res.status).toBe(201);
+        grants.push(grantIdOfText(fixture.text));
+      }
+      const wallet = makeGrant("carol").wallet.address;
+      const api = new NodeApi(base);
+      // Newest grant first: issued at T0, T0 - 1 s, ...
+      expect((await api.sessions(wallet)).map((s) => s.grant)).toEqual(grants);
+      const first = await api.sessionsPage(wallet, { limit: 60 });
+      expect(first.items.map((s) => s.grant)).toEqual(grants.slice(0, 60));
+      expect(first.next).toBe(`${T0 - 59_000}:${grants[59]}`);
+      const rest = await api.sessionsPage(wallet, { cursor: first.next, limit: 100 });
+      expect(rest.items.map((s) => s.grant)).toEqual(grants.slice(60));
+      expect(rest.next).toBeNull();
+      await expect(api.sessionsPage(wallet, { cursor: "not-a-cursor" })).rejects.toSatisfy(
+        (e) => isProtocolError(e) && e.code === ErrorCode.INVALID_FIELD,
+      );
+    } finally {
+      node.offset = 0;
+    }
   });
 });

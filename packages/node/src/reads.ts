@@ -1,4 +1,4 @@
-import { parseGrantText, type SessionState } from "@sesame/protocol";
+import { ErrorCode, ProtocolError, parseGrantText, type SessionState } from "@sesame/protocol";
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./db/schema.js";
 
@@ -362,13 +362,27 @@ export interface ServedSession {
   readonly signature: string;
 }
 
-/** Every session of a wallet, newest first, with its usage so far and status at `now`. */
+/** A sessions page's cursor: `<issuedAt>:<grantId>` of the last session served. */
+export const SESSIONS_CURSOR = /^([0-9]{1,16}):([1-9A-HJ-NP-Za-km-z]{32,44})$/;
+
+/**
+ * A wallet's sessions, newest grant first (ties by grant id), with their usage so far and
+ * status at `now`, a page at a time. `cursor` is the `next` of the previous page.
+ */
 export async function sessionsOf(
   db: Kysely<Database>,
   wallet: string,
   now: number,
-): Promise<ServedSession[]> {
-  const rows = await db
+  q: PageQuery = {},
+): Promise<Page<ServedSession>> {
+  const limit = Math.min(Math.max(q.limit ?? MAX_PAGE, 1), MAX_PAGE);
+  const after = q.cursor === undefined || q.cursor === "" ? null : SESSIONS_CURSOR.exec(q.cursor);
+  if (q.cursor !== undefined && q.cursor !== "" && after === null)
+    throw new ProtocolError(ErrorCode.INVALID_FIELD, {
+      field: "query.cursor",
+      reason: "must be <issuedAt>:<grantId>, the `next` of the previous page",
+    });
+  let query = db
     .selectFrom("grants as g")
     .innerJoin("sessions as s", "s.grant_id", "g.id")
     .select([
@@ -388,12 +402,19 @@ export async function sessionsOf(
       "s.revoked_by",
       "s.compromised_since",
     ])
-    .where("g.wallet", "=", wallet)
-    .orderBy("g.issued_at", "desc")
-    .orderBy("g.id")
-    .limit(500)
-    .execute();
-  return rows.map((r) => {
+    .where("g.wallet", "=", wallet);
+  if (after !== null) {
+    const issuedAt = Number(after[1]);
+    const id = after[2] as string;
+    query = query.where((eb) =>
+      eb.or([
+        eb("g.issued_at", "<", issuedAt),
+        eb.and([eb("g.issued_at", "=", issuedAt), eb("g.id", ">", id)]),
+      ]),
+    );
+  }
+  const rows = await query.orderBy("g.issued_at", "desc").orderBy("g.id").limit(limit).execute();
+  const items = rows.map((r): ServedSession => {
     const grant = parseGrantText(r.text);
     const state = JSON.parse(r.state) as SessionState;
     const status =
@@ -427,6 +448,11 @@ export async function sessionsOf(
       signature: r.signature,
     };
   });
+  const last = items[items.length - 1];
+  return {
+    items,
+    next: items.length === limit && last !== undefined ? `${last.issuedAt}:${last.grant}` : null,
+  };
 }
 
 /** Direct messages to or from a wallet (ciphertext only), newest first. */

@@ -320,8 +320,13 @@ describe.each(ENGINES)("reads over HTTP on %s", (engine) => {
       ).status,
     ).toBe(200);
 
-    const reply = await get<{ items: ServedSession[] }>(url, `/v1/wallets/${main.wallet}/sessions`);
+    const reply = await get<{ items: ServedSession[]; next: string | null }>(
+      url,
+      `/v1/wallets/${main.wallet}/sessions`,
+    );
     expect(reply.status).toBe(200);
+    // Three sessions fit the default page (100): no next page.
+    expect(reply.body.next).toBeNull();
     expect(reply.body.items.map((s) => [s.grant, s.status])).toEqual([
       [later.grantId, "pending"],
       [main.grantId, "active"],
@@ -368,6 +373,70 @@ describe.each(ENGINES)("reads over HTTP on %s", (engine) => {
     );
     expect(expired.body.items.map((s) => s.status)).toEqual(["active", "expired", "revoked"]);
     const stranger = makeGrant("stranger").wallet.address;
-    expect((await get(url, `/v1/wallets/${stranger}/sessions`)).body).toEqual({ items: [] });
+    expect((await get(url, `/v1/wallets/${stranger}/sessions`)).body).toEqual({
+      items: [],
+      next: null,
+    });
+  });
+
+  it("GET /v1/wallets/:w/sessions pages by <issuedAt>:<grantId>: stable, no duplicates, no gaps", async () => {
+    const { url } = await freshNode(engine);
+    // Seven sessions, three of them issued at the same millisecond: ties go by grant id.
+    const issued = [T0 - 3000, T0 - 2000, T0 - 2000, T0 - 2000, T0 - 1000, T0, T0];
+    const grants: { grant: string; issuedAt: number }[] = [];
+    for (const [i, issuedAt] of issued.entries()) {
+      const s = await registerSession(
+        url,
+        makeGrant("alice", `alice-page-${i}`, { issuedAt, notBefore: issuedAt }),
+      );
+      grants.push({ grant: s.grantId, issuedAt });
+    }
+    const expected = [...grants]
+      .sort((a, b) => b.issuedAt - a.issuedAt || (a.grant < b.grant ? -1 : 1))
+      .map((g) => g.grant);
+    const wallet = makeGrant("alice").wallet.address;
+    type SessionsPage = { items: ServedSession[]; next: string | null };
+    const pages: SessionsPage[] = [];
+    let cursor: string | null = "";
+    while (cursor !== null) {
+      const q: string = cursor === "" ? "" : `&cursor=${cursor}`;
+      const reply = await get<SessionsPage>(url, `/v1/wallets/${wallet}/sessions?limit=3${q}`);
+      expect(reply.status).toBe(200);
+      pages.push(reply.body);
+      cursor = reply.body.next;
+    }
+    expect(pages.map((p) => p.items.length)).toEqual([3, 3, 1]);
+    expect(pages.flatMap((p) => p.items.map((i) => i.grant))).toEqual(expected);
+    const first = pages[0]?.items[2];
+    expect(pages[0]?.next).toBe(`${first?.issuedAt}:${first?.grant}`);
+    // A page that ends exactly at the last session says so on the next request.
+    const exact = await get<SessionsPage>(url, `/v1/wallets/${wallet}/sessions?limit=7`);
+    expect(exact.body.items).toHaveLength(7);
+    const after = await get<SessionsPage>(
+      url,
+      `/v1/wallets/${wallet}/sessions?limit=7&cursor=${exact.body.next}`,
+    );
+    expect(after.body).toEqual({ items: [], next: null });
+
+    for (const bad of ["12", "abc:def", `${T0}:`, `:${expected[0]}`, `x${T0}:${expected[0]}`]) {
+      expectRefusal(
+        await get(url, `/v1/wallets/${wallet}/sessions?cursor=${encodeURIComponent(bad)}`),
+        400,
+        ErrorCode.INVALID_FIELD,
+      );
+    }
+    const malformed = await get<{ context: { field: string } }>(
+      url,
+      `/v1/wallets/${wallet}/sessions?cursor=12`,
+    );
+    expect(malformed.body.context.field).toBe("query.cursor");
+    for (const limit of ["0", "101", "x"]) {
+      const reply = await get<{ context: { field: string } }>(
+        url,
+        `/v1/wallets/${wallet}/sessions?limit=${limit}`,
+      );
+      expectRefusal(reply, 400, ErrorCode.INVALID_FIELD);
+      expect(reply.body.context.field).toBe("query.limit");
+    }
   });
 });

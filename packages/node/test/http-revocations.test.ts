@@ -21,7 +21,7 @@ import {
 } from "./helpers.js";
 
 type Page = { items: ServedPost[]; next: string | null };
-type Sessions = { items: ServedSession[] };
+type Sessions = { items: ServedSession[]; next: string | null };
 type Reactions = { counts: Record<string, number>; items: { wallet: string; reaction: string }[] };
 
 describe.each(ENGINES)("POST /v1/revocations on %s", (engine) => {
@@ -44,6 +44,7 @@ describe.each(ENGINES)("POST /v1/revocations on %s", (engine) => {
     expect(again.body).toMatchObject({ duplicate: true, revoked: [] });
 
     const sessions = await get<Sessions>(url, `/v1/wallets/${s1.wallet}/sessions`);
+    expect(sessions.body.next).toBeNull();
     const byGrant = new Map(sessions.body.items.map((s) => [s.grant, s]));
     expect(byGrant.get(s1.grantId)).toMatchObject({
       status: "revoked",

@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { NodeContext } from "../context.js";
-import { sessionsOf } from "../reads.js";
+import { MAX_PAGE, SESSIONS_CURSOR, sessionsOf } from "../reads.js";
 import { ErrorBody, WalletParams } from "../schemas.js";
 import type { App } from "../server.js";
 
@@ -10,8 +10,18 @@ export function getSessions(app: App, ctx: NodeContext): void {
     {
       schema: {
         summary:
-          "Every session of a wallet: app, device, scopes, limits, usage so far, highest seq and ordinals, expiry, status",
+          "The sessions of a wallet, newest grant first, a page at a time: app, device, scopes, limits, usage so far, highest seq and ordinals, expiry, status",
         params: WalletParams,
+        querystring: Type.Object({
+          cursor: Type.Optional(
+            Type.String({
+              pattern: SESSIONS_CURSOR.source,
+              description:
+                "`next` of the previous page: `<issuedAt>:<grantId>` of its last session",
+            }),
+          ),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: MAX_PAGE })),
+        }),
         response: {
           200: Type.Object({
             items: Type.Array(
@@ -43,11 +53,14 @@ export function getSessions(app: App, ctx: NodeContext): void {
                 signature: Type.String(),
               }),
             ),
+            next: Type.Union([Type.String(), Type.Null()], {
+              description: "pass as `cursor` for the next (older) page; null at the end",
+            }),
           }),
           "4xx": ErrorBody,
         },
       },
     },
-    async (req) => ({ items: await sessionsOf(ctx.storage.db, req.params.wallet, ctx.clock()) }),
+    async (req) => await sessionsOf(ctx.storage.db, req.params.wallet, ctx.clock(), req.query),
   );
 }
