@@ -103,12 +103,26 @@ export class StreamHub {
 
   /** Starts from the newest log id, so only what arrives from now on is pushed. */
   async start(): Promise<void> {
+    this.#lastSeen = await this.head();
+  }
+
+  /** The newest log id stored, by any process on this database (0 for an empty log). */
+  async head(): Promise<number> {
     const { rows } = await sql<{ m: number | null }>`
       SELECT greatest((SELECT max(log_id) FROM actions), (SELECT max(log_id) FROM grants),
         (SELECT max(log_id) FROM revocations), (SELECT max(log_id) FROM equivocations)) AS m`.execute(
       this.db,
     );
-    this.#lastSeen = Number(rows[0]?.m ?? 0);
+    return Number(rows[0]?.m ?? 0);
+  }
+
+  /**
+   * A resume point no later than the newest stored log id: a client cannot skip events
+   * not yet written by naming a log id from the future (it would never see them).
+   */
+  async clamp(afterLogId: number): Promise<number> {
+    if (afterLogId <= this.#lastSeen) return afterLogId;
+    return Math.min(afterLogId, Math.max(this.#lastSeen, await this.head()));
   }
 
   /** Something was committed up to `logId` (here or in another process). */

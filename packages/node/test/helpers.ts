@@ -547,7 +547,7 @@ export interface SseClient {
  */
 export async function openStream(
   base: string,
-  options: { lastEventId?: number; query?: string } = {},
+  options: { lastEventId?: number | string; query?: string } = {},
 ): Promise<SseClient> {
   const controller = new AbortController();
   const headers: Record<string, string> = { accept: "text/event-stream" };

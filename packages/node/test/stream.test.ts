@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import {
   accept,
   ENGINES,
+  ErrorCode,
   freshNode,
   openStream,
   post,
@@ -84,6 +85,56 @@ describe.each(ENGINES)("GET /v1/stream on %s", (engine) => {
     );
     const sentinel = await accept(url, alice.sign("post", postBody("sentinel")));
     expect(actionIds(await resumed.take(1))).toEqual([sentinel.id]);
+  });
+
+  it("refuses a Last-Event-ID that is not 1 to 16 decimal digits with 1002, before subscribing", async () => {
+    const { url, node } = await freshNode(engine);
+    for (const bad of ["abc", "-1", "1.5", "1e3", "0x10", "12345678901234567", "7,8"]) {
+      const res = await fetch(`${url}/v1/stream?after=0`, {
+        headers: { accept: "text/event-stream", "last-event-id": bad },
+      });
+      expect(res.status, bad).toBe(400);
+      expect(await res.json()).toMatchObject({
+        code: ErrorCode.INVALID_FIELD,
+        context: { field: "headers.last-event-id" },
+      });
+    }
+    expect(node.ctx.stream.subscriberCount).toBe(0);
+  });
+
+  it("an empty Last-Event-ID counts as absent: ?after applies, or the stream starts live", async () => {
+    const { url } = await freshNode(engine);
+    const alice = await session(url, "alice");
+    const old = await accept(url, alice.sign("post", postBody("old")));
+
+    const replay = await openStream(url, { lastEventId: "", query: "?after=0" });
+    const seen = await replay.take(2);
+    expect(seen.map((e) => e.event)).toEqual(["grant", "action"]);
+    expect(actionIds(seen.slice(1))).toEqual([old.id]);
+
+    const live = await openStream(url, { lastEventId: "" });
+    const fresh = await accept(url, alice.sign("post", postBody("fresh")));
+    expect(actionIds(await live.take(1))).toEqual([fresh.id]);
+  });
+
+  it("a Last-Event-ID beyond the newest log id resumes from the newest: no hang, no replay", async () => {
+    const { url } = await freshNode(engine);
+    const alice = await session(url, "alice");
+    const last = await accept(url, alice.sign("post", postBody("last before")));
+
+    for (const future of [last.logId + 1000, "9999999999999999"]) {
+      const stream = await openStream(url, { lastEventId: future });
+      const next = await accept(url, alice.sign("post", postBody(`after ${future}`)));
+      const [event] = await stream.take(1);
+      // The first event is the next one written: nothing older replayed, none skipped.
+      expect(event?.id).toBe(next.logId);
+      expect(actionIds(event === undefined ? [] : [event])).toEqual([next.id]);
+      await stream.close();
+    }
+    // ?after= beyond the head is clamped the same way.
+    const byQuery = await openStream(url, { query: `?after=${last.logId + 500}` });
+    const again = await accept(url, alice.sign("post", postBody("by query")));
+    expect(actionIds(await byQuery.take(1))).toEqual([again.id]);
   });
 
   it("closing the node ends the streams still open", async () => {

@@ -31,17 +31,29 @@ export function getStream(app: App, ctx: NodeContext): void {
       // HEAD (added by Fastify for every GET): the headers, not an endless body.
       if (req.method === "HEAD")
         return reply.header("content-type", "text/event-stream; charset=utf-8").send();
+      // An empty Last-Event-ID counts as absent (an EventSource that saw no id sends none);
+      // anything but 1–16 decimal digits is refused rather than silently replaced.
       const header = req.headers["last-event-id"];
-      const fromHeader =
-        typeof header === "string" && /^[0-9]{1,16}$/.test(header) ? Number(header) : undefined;
-      const after = fromHeader ?? req.query.after;
+      let fromHeader: number | undefined;
+      if (typeof header === "string" && header !== "") {
+        if (!/^[0-9]{1,16}$/.test(header)) {
+          throw new ProtocolError(ErrorCode.INVALID_FIELD, {
+            field: "headers.last-event-id",
+            reason: "must be a log id: 1 to 16 decimal digits",
+          });
+        }
+        fromHeader = Number(header);
+      }
+      const requested = fromHeader ?? req.query.after;
       if (ctx.stream.full) {
         throw new ProtocolError(ErrorCode.UNAVAILABLE, {
           reason: "this node serves as many stream subscribers as it can; retry later",
         });
       }
       // No cursor: live events only (start from the newest log id).
-      const start = after ?? (await ctx.stream.latest());
+      // A log id beyond the newest one stored resumes from the newest one.
+      const start =
+        requested === undefined ? await ctx.stream.latest() : await ctx.stream.clamp(requested);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
