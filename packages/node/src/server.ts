@@ -8,6 +8,7 @@ import { ErrorCode, isProtocolError, ProtocolError } from "@sesame/protocol";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { NodeContext } from "./context.js";
 import { LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from "./db/connect.js";
+import { runWithStatementDeadline } from "./db/deadline.js";
 import { routes } from "./routes/index.js";
 import { SHARED_SCHEMAS } from "./schemas.js";
 
@@ -69,13 +70,24 @@ export async function buildServer(ctx: NodeContext, options: ServerOptions = {})
   });
   // Every write takes JSON only: a text/plain body is refused before any handler runs.
   app.removeContentTypeParser("text/plain");
+  ctx.metrics.describe(
+    "sesame_read_statements_skipped_total",
+    "SQL statements of reads not sent because the request's deadline had passed",
+  );
+  ctx.metrics.inc("sesame_read_statements_skipped_total", {}, 0);
+  const skipped = () => ctx.metrics.inc("sesame_read_statements_skipped_total");
   app.decorateRequest("deadline", null);
   app.decorateRequest("onDeadline", null);
   app.addHook("onRoute", (route) => {
     if (route.config?.deadline === false) return;
     const handler = route.handler as (this: unknown, ...args: unknown[]) => unknown;
     route.handler = function (this: unknown, req, reply) {
-      return withDeadline(ctx.config.requestTimeoutMs, req, () => handler.call(this, req, reply));
+      return withDeadline(
+        ctx.config.requestTimeoutMs,
+        req,
+        () => handler.call(this, req, reply),
+        skipped,
+      );
     } as typeof route.handler;
   });
   await app.register(swagger, {
@@ -180,6 +192,7 @@ async function withDeadline(
   ms: number,
   req: import("fastify").FastifyRequest,
   run: () => unknown,
+  onSkip: () => void,
 ): Promise<unknown> {
   const controller = new AbortController();
   // Each queued action of a batch listens for the deadline (up to 100): not a leak.
@@ -197,7 +210,14 @@ async function withDeadline(
       );
     }, ms);
   });
-  const work = Promise.resolve().then(run);
+  // A read's statements after the deadline are not sent (db/deadline.ts); a write's are,
+  // since its transaction or group commit may serve other requests too.
+  const work =
+    req.method === "GET" || req.method === "HEAD"
+      ? runWithStatementDeadline({ signal: controller.signal, timeoutMs: ms, onSkip }, () =>
+          Promise.resolve().then(run),
+        )
+      : Promise.resolve().then(run);
   try {
     return await Promise.race([work, expired]);
   } finally {

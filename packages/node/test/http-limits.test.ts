@@ -126,6 +126,46 @@ describe.each(ENGINES)("handler deadline on %s", (engine) => {
   });
 });
 
+/** The value of an unlabelled counter in the node's /metrics. */
+async function counter(url: string, name: string): Promise<number> {
+  const text = (await request(url, "GET", "/metrics")).text;
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
+}
+
+describe.each(ENGINES)("read deadline on %s", (engine) => {
+  it("a read past its deadline answers 6004 and sends none of its further statements", async () => {
+    const node = await freshNode(engine, { config: { requestTimeoutMs: 1000 } });
+    const { url } = node;
+    const alice = await session(url, "alice");
+    const name = "sesame_read_statements_skipped_total";
+    expect(await counter(url, name)).toBe(0);
+    // The profile read is two statements: the profile row, then the counts. The first
+    // waits for the held lock past the deadline; once it is free, the first statement
+    // (already sent) completes and the second is not sent.
+    const held = await holdLocks(node, [sql`LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE`]);
+    let released = false;
+    try {
+      const reply = await get(url, `/v1/wallets/${alice.wallet}/profile`);
+      expectRefusal(reply, 408, ErrorCode.REQUEST_TIMEOUT);
+      expect(reply.body).toMatchObject({ context: { timeoutMs: 1000 } });
+      released = true;
+      await held.release();
+    } finally {
+      if (!released) await held.release();
+    }
+    // The abandoned handler goes on in the background until its next statement: poll.
+    for (let i = 0; i < 200 && (await counter(url, name)) === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(await counter(url, name)).toBe(1);
+    // Requests within their deadline run every statement as before.
+    const fine = await get<{ posts: number }>(url, `/v1/wallets/${alice.wallet}/profile`);
+    expect(fine.status).toBe(200);
+    expect(fine.body.posts).toBe(0);
+    expect(await counter(url, name)).toBe(1);
+  });
+});
+
 describe("PostgreSQL's own lock timeout", () => {
   it("a write whose lock wait outlasts lock_timeout is rolled back and answered 6004; resent, it is stored", async () => {
     // The handler deadline is longer than PostgreSQL's lock_timeout (10 s) here.

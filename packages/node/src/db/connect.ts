@@ -1,6 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { withStatementDeadlines } from "./deadline.js";
 import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 
@@ -72,7 +73,9 @@ async function openPostgres(options: DatabaseOptions): Promise<Storage> {
     config.options = `${STATEMENT_LIMITS} -c search_path=${schema}`;
   }
   const pool = new pg.Pool(config);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({
+    dialect: withStatementDeadlines(new PostgresDialect({ pool })),
+  });
   const listeners: pg.Client[] = [];
   return {
     db,
@@ -101,7 +104,9 @@ async function openPglite(options: DatabaseOptions): Promise<Storage> {
   const pglite =
     options.pglite ??
     (await PGlite.create(options.pgliteDir ?? "memory://", { parsers: { [INT8_OID]: parseInt8 } }));
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  const db = new Kysely<Database>({
+    dialect: withStatementDeadlines(new PGliteDialect({ pglite })),
+  });
   return {
     db,
     engine: "pglite",
