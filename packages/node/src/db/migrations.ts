@@ -179,6 +179,25 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  "0006_read_partial_indexes": {
+    async up(db: Kysely<unknown>) {
+      // Reads of a large store (docs/DECISIONS.md, "Read indexes"). Each index holds exactly
+      // the rows its query asks for, with the query's own predicates, so the planner uses it:
+      // - the global feed: visible posts by log id (no reply or reaction rows to skip);
+      // - a post's visible reply count (parent = id AND kind = 'reply' AND NOT hidden);
+      // - a post's active reactions by kind: read in reaction order, no sort, and only the
+      //   index once the table is vacuumed (index-only scan).
+      await sql`
+        CREATE INDEX actions_visible_posts_log ON actions (log_id)
+        WHERE kind = 'post' AND NOT hidden`.execute(db);
+      await sql`
+        CREATE INDEX actions_visible_replies_parent ON actions (parent)
+        WHERE kind = 'reply' AND NOT hidden`.execute(db);
+      await sql`
+        CREATE INDEX reactions_active_target ON reactions (target, reaction)
+        WHERE active`.execute(db);
+    },
+  },
 };
 
 class InlineProvider implements MigrationProvider {
