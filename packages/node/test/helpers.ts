@@ -38,6 +38,7 @@ import {
   dropSchema,
   type Engine,
   type NodeConfig,
+  type NodeOptions,
   openDatabase,
   type SesameNode,
   type Storage,
@@ -247,6 +248,9 @@ export interface NodeTestOptions {
   readonly config?: Partial<NodeConfig>;
   /** The node clock's start; default NOW. */
   readonly now?: number;
+  /** The funds tier's chain and settings (default none: tips refused). */
+  readonly chain?: NodeOptions["chain"];
+  readonly funds?: NodeOptions["funds"];
 }
 
 /** Starts a node on `database` (verifying against TEST_CONTEXT) on a free port. */
@@ -259,6 +263,8 @@ export async function startNode(
     database,
     config: { verify: TEST_CONTEXT, ...options.config },
     clock: () => now,
+    ...(options.chain === undefined ? {} : { chain: options.chain }),
+    ...(options.funds === undefined ? {} : { funds: options.funds }),
   });
   let url: string;
   try {
