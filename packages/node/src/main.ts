@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rpcChain } from "@sesame/solana";
+import { isSchemaName } from "./db/connect.js";
 import { parsePeers } from "./federation.js";
 import { createNode } from "./node.js";
 import { seedDemo } from "./seed.js";
@@ -28,11 +29,27 @@ function numberFromEnv<K extends string>(key: K, name: string, min: number): { [
 const port = Number(env.PORT ?? 8787);
 const host = env.HOST ?? "127.0.0.1";
 const databaseUrl = env.DATABASE_URL || undefined;
+// DATABASE_SCHEMA: the PostgreSQL schema to use (created if missing; default the
+// connection's search_path), e.g. several independent nodes on one database.
+const schema = env.DATABASE_SCHEMA || undefined;
+if (schema !== undefined && databaseUrl === undefined) {
+  console.error("DATABASE_SCHEMA names a PostgreSQL schema: set DATABASE_URL as well");
+  process.exit(2);
+}
+if (schema !== undefined && !isSchemaName(schema)) {
+  console.error(
+    `DATABASE_SCHEMA must be 1 to 63 lower-case letters, digits or _ (not starting with a digit), not ${JSON.stringify(schema)}`,
+  );
+  process.exit(2);
+}
 const dataDir = resolve(env.SESAME_DATA_DIR ?? ".data/pglite");
 if (databaseUrl === undefined) mkdirSync(dataDir, { recursive: true });
 
 const node = await createNode({
-  database: databaseUrl !== undefined ? { databaseUrl } : { pgliteDir: dataDir },
+  database:
+    databaseUrl !== undefined
+      ? { databaseUrl, ...(schema === undefined ? {} : { schema }) }
+      : { pgliteDir: dataDir },
   config: {
     verify: {
       chain: env.SESAME_CHAIN ?? "solana:localnet",
@@ -81,7 +98,11 @@ const web = await serveWebApp(node.app, webDir);
 // The address listened on (PORT=0 picks a free port).
 const base = await node.app.listen({ port, host });
 console.log(
-  `Sesame node on ${node.ctx.storage.engine === "pglite" ? `PGlite (${dataDir})` : "PostgreSQL"}`,
+  `Sesame node on ${
+    node.ctx.storage.engine === "pglite"
+      ? `PGlite (${dataDir})`
+      : `PostgreSQL${schema === undefined ? "" : ` (schema ${schema})`}`
+  }`,
 );
 if (web) console.log(`  web app   ${base}/`);
 else console.log(`  (no web app build in ${webDir}: run npm run build)`);

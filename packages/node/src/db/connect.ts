@@ -34,6 +34,11 @@ export const LOCK_TIMEOUT_MS = 10_000;
 const STATEMENT_LIMITS = `-c statement_timeout=${STATEMENT_TIMEOUT_MS} -c lock_timeout=${LOCK_TIMEOUT_MS} -c idle_in_transaction_session_timeout=60000`;
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** A PostgreSQL schema name the node accepts: lower case letters, digits, `_`; 1–63 long. */
+export function isSchemaName(name: string): boolean {
+  return SCHEMA_RE.test(name);
+}
+
 /** int8 columns hold milliseconds and counters below 2^53: read them as numbers. */
 const parseInt8 = (value: string) => Number(value);
 
