@@ -179,6 +179,13 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  "0005_peers_added": {
+    async up(db: Kysely<unknown>) {
+      // Peers added at run time (`POST /v1/peers`, `sesame peers add`) are kept across
+      // restarts; those configured at start (SESAME_PEERS) are not marked.
+      await sql`ALTER TABLE peers ADD COLUMN added boolean NOT NULL DEFAULT false`.execute(db);
+    },
+  },
 };
 
 class InlineProvider implements MigrationProvider {
