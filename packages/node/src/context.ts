@@ -45,6 +45,6 @@ export interface NodeContext {
   readonly embedded: EmbeddedChain | undefined;
   /** The funds tier's settings for a chain reached over RPC (see `FundsOptions`). */
   readonly funds?: FundsOptions;
-  /** Pulls the configured peers' logs (federation); undefined when there are none. */
+  /** Pulls the peers' logs (federation); a node made by `createNode` always has one. */
   readonly federation?: Federation | undefined;
 }

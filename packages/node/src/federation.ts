@@ -59,6 +59,10 @@ export interface PeerStatus {
   readonly lastPullAt: number | null;
   readonly lastOkAt: number | null;
   readonly lastError: string | null;
+  /** Pull rounds this process has completed for the peer since it started. */
+  readonly rounds: number;
+  /** Set at start (`SESAME_PEERS`, `createNode({ peers })`), not added through the API. */
+  readonly configured: boolean;
 }
 
 type ItemType = "grant" | "action" | "revocation" | "equivocation";
@@ -244,6 +248,10 @@ interface PeerLoop {
   /** Resolvers waiting for the next completed round. */
   waiters: (() => void)[];
   stream: AbortController | undefined;
+  /** Rounds completed since this process started pulling the peer. */
+  rounds: number;
+  /** Set when the peer is removed: the loop and its stream end. */
+  stopped: boolean;
 }
 
 interface RoundCounts {
@@ -275,6 +283,9 @@ export class Federation {
   readonly #maxPageBytes: number;
   readonly #timeoutMs: number;
   readonly #loops = new Map<string, PeerLoop>();
+  /** The peers the node was started with; the others were added through `addPeer`. */
+  readonly #configured: ReadonlySet<string>;
+  #started = false;
   #closed = false;
   /** Aborts requests in flight when the node closes. */
   readonly #closing = new AbortController();
@@ -291,17 +302,9 @@ export class Federation {
     this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.#maxPageBytes = options.maxPageBytes ?? 64 * 1024 * 1024;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
-    for (const raw of options.peers) {
-      const url = peerUrl(raw);
-      this.#loops.set(url, {
-        url,
-        wake: new AbortController(),
-        force: new AbortController(),
-        running: Promise.resolve(),
-        waiters: [],
-        stream: undefined,
-      });
-    }
+    const configured = options.peers.map(peerUrl);
+    this.#configured = new Set(configured);
+    for (const url of configured) this.#loops.set(url, newLoop(url));
     const m = ctx.metrics;
     m.describe("sesame_sync_pulled_total", "Messages pulled from peers, by peer");
     m.describe("sesame_sync_accepted_total", "Peer messages newly stored, by peer and type");
@@ -309,6 +312,7 @@ export class Federation {
     m.describe("sesame_sync_refused_total", "Peer messages refused, by peer and error code");
     m.describe("sesame_sync_deferred_total", "Peer messages deferred for retry, by peer and code");
     m.describe("sesame_sync_backoffs_total", "Times a peer was backed off, by peer");
+    m.describe("sesame_sync_rounds_total", "Pull rounds completed, by peer");
   }
 
   get peers(): readonly string[] {
@@ -319,18 +323,75 @@ export class Federation {
     return this.#intervalMs;
   }
 
-  /** Registers the peers (keeping stored cursors) and starts pulling each. */
+  /**
+   * Registers the configured peers (keeping stored cursors), adds those added through the
+   * API before (stored with `added`), and starts pulling each.
+   */
   async start(): Promise<void> {
-    if (this.#loops.size === 0) return;
+    const db = this.#ctx.storage.db;
+    if (this.#loops.size > 0)
+      await db
+        .insertInto("peers")
+        .values([...this.#loops.keys()].map((url) => ({ url })))
+        .onConflict((oc) => oc.column("url").doNothing())
+        .execute();
+    const added = await db.selectFrom("peers").select("url").where("added", "=", true).execute();
+    for (const { url } of added) if (!this.#loops.has(url)) this.#loops.set(url, newLoop(url));
+    this.#started = true;
+    for (const loop of this.#loops.values()) this.#begin(loop);
+  }
+
+  #begin(loop: PeerLoop): void {
+    loop.running = this.#run(loop);
+    if (this.#nudge) this.#listen(loop);
+  }
+
+  /**
+   * Adds a peer at run time, stored so a restart keeps pulling it (`POST /v1/peers`).
+   * Resolves false when the node already pulls it. A peer removed before resumes from
+   * its stored cursor.
+   */
+  async addPeer(raw: string): Promise<boolean> {
+    const url = peerUrl(raw);
+    if (this.#loops.has(url)) return false;
     await this.#ctx.storage.db
       .insertInto("peers")
-      .values([...this.#loops.keys()].map((url) => ({ url })))
-      .onConflict((oc) => oc.column("url").doNothing())
+      .values({ url, added: true })
+      .onConflict((oc) => oc.column("url").doUpdateSet({ added: true }))
       .execute();
-    for (const loop of this.#loops.values()) {
-      loop.running = this.#run(loop);
-      if (this.#nudge) this.#listen(loop);
-    }
+    // Another request may have added it while this one wrote.
+    if (this.#loops.has(url) || this.#closed) return false;
+    const loop = newLoop(url);
+    this.#loops.set(url, loop);
+    if (this.#started) this.#begin(loop);
+    return true;
+  }
+
+  /**
+   * Stops pulling a peer added through `addPeer` and forgets it across restarts (its
+   * cursor is kept, should it be added again). A configured peer cannot be removed here
+   * (`1002`: it comes back at the next start); an unknown one is `6001`.
+   */
+  async removePeer(raw: string): Promise<void> {
+    const url = peerUrl(raw);
+    if (this.#configured.has(url))
+      throw new ProtocolError(ErrorCode.INVALID_FIELD, {
+        field: "url",
+        reason: "this peer is configured (SESAME_PEERS or --peer); remove it there and restart",
+      });
+    const loop = this.#loops.get(url);
+    if (loop === undefined) throw new ProtocolError(ErrorCode.NOT_FOUND, { what: `peer ${url}` });
+    this.#loops.delete(url);
+    await this.#ctx.storage.db
+      .updateTable("peers")
+      .set({ added: false })
+      .where("url", "=", url)
+      .execute();
+    loop.stopped = true;
+    loop.stream?.abort();
+    loop.wake.abort();
+    loop.force.abort();
+    await loop.running;
   }
 
   /**
@@ -378,6 +439,8 @@ export class Federation {
     const deferredBy = new Map(deferred.map((d) => [d.peer, Number(d.n)]));
     return rows.map((r) =>
       Object.freeze({
+        configured: this.#configured.has(r.url),
+        rounds: this.#loops.get(r.url)?.rounds ?? 0,
         url: r.url,
         cursor: r.cursor,
         head: r.head,
@@ -409,7 +472,7 @@ export class Federation {
   }
 
   async #run(loop: PeerLoop): Promise<void> {
-    while (!this.#closed) {
+    while (!this.#closed && !loop.stopped) {
       const waiters = loop.waiters.splice(0);
       const started = Date.now();
       try {
@@ -418,8 +481,10 @@ export class Federation {
         // A database error (e.g. the storage closing): report it and try again later.
         if (!this.#closed) this.#log(`sync ${loop.url}: ${(e as Error).message}`);
       }
+      loop.rounds++;
+      this.#ctx.metrics.inc("sesame_sync_rounds_total", { peer: loop.url });
       for (const w of waiters) w();
-      if (this.#closed) break;
+      if (this.#closed || loop.stopped) break;
       const row = await this.#ctx.storage.db
         .selectFrom("peers")
         .select("backoff_until")
@@ -448,7 +513,7 @@ export class Federation {
       // A peer whose stream keeps failing is asked less and less often (up to the backoff
       // ceiling); a stream that opened resets it.
       let failures = 0;
-      while (!this.#closed) {
+      while (!this.#closed && !loop.stopped) {
         const controller = new AbortController();
         loop.stream = controller;
         try {
@@ -471,7 +536,7 @@ export class Federation {
           // Unreachable or closed: pulling goes on at the interval; reconnect below.
           failures++;
         }
-        if (this.#closed) return;
+        if (this.#closed || loop.stopped) return;
         const wait = Math.max(this.#intervalMs, 1000) * 2 ** Math.min(failures, 16);
         await sleep(Math.min(wait, Math.max(this.#maxBackoffMs, 1000)), this.#closing.signal);
       }
@@ -866,6 +931,19 @@ export class Federation {
       this.#count(peer, counts, item, final, "retried");
     }
   }
+}
+
+function newLoop(url: string): PeerLoop {
+  return {
+    url,
+    wake: new AbortController(),
+    force: new AbortController(),
+    running: Promise.resolve(),
+    waiters: [],
+    stream: undefined,
+    rounds: 0,
+    stopped: false,
+  };
 }
 
 /** The id of a grant item (the hash of its text; only deferred grants, which verified). */

@@ -112,7 +112,7 @@ if (node.ctx.embedded !== undefined)
     `  chain RPC ${base}/rpc (embedded LiteSVM; demo mint ${node.ctx.embedded.demoMint.address})`,
   );
 console.log(`  stream    ${base}/v1/stream`);
-if (node.ctx.federation !== undefined)
+if (node.ctx.federation !== undefined && node.ctx.federation.peers.length > 0)
   console.log(`  peers     ${node.ctx.federation.peers.join(", ")} (${base}/v1/peers)`);
 console.log(`  OpenAPI   ${base}/openapi.json`);
 console.log(`  health    ${base}/health    metrics ${base}/metrics`);

@@ -125,17 +125,16 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
     embedded: chain instanceof EmbeddedChain ? chain : undefined,
     ...(options.funds === undefined ? {} : { funds: options.funds }),
   };
-  const peers = options.peers ?? [];
-  const federation =
-    peers.length > 0 ? new Federation(base, { ...options.sync, peers }) : undefined;
+  // Always there: peers may also be added at run time (`POST /v1/peers`).
+  const federation = new Federation(base, { ...options.sync, peers: options.peers ?? [] });
   const ctx: NodeContext = { ...base, federation };
   const app = await buildServer(ctx, { logger: options.logger ?? false });
-  await federation?.start();
+  await federation.start();
   return {
     app,
     ctx,
     async close() {
-      await federation?.close();
+      await federation.close();
       await app.close();
       await unlisten();
       await stream.close();

@@ -55,12 +55,23 @@ interface SessionView {
   readonly grant: string;
   readonly status: string;
   readonly revokedBy: string | null;
+  readonly used: Readonly<Record<string, number>>;
 }
 
 async function sessionOn(url: string, s: TestSession): Promise<SessionView | undefined> {
   const r = await get<{ items: SessionView[] }>(url, `/v1/wallets/${s.wallet}/sessions`);
   return r.body.items.find((i) => i.grant === s.grantId);
 }
+
+/** Pull rounds `url` has completed for its peer `peer` (a link URL). */
+async function roundsOf(url: string, peer: string): Promise<number> {
+  const p = (await peersOf(url)).find((q) => q.url === peer);
+  if (p === undefined) throw new Error(`${url} does not pull ${peer}`);
+  return p.rounds;
+}
+
+/** A grant with a post cap of 5 and no rate: the cap is all that bounds the session. */
+const CAP_5 = { scopes: ["post"], limits: { post: { total: 5, perHour: null } }, tipBudget: null };
 
 describe.each(ENGINES)("three federated node processes on %s", (engine) => {
   const links = new Map<string, Link>();
@@ -145,17 +156,28 @@ describe.each(ENGINES)("three federated node processes on %s", (engine) => {
       revocation(dave.walletKey, { kind: "grant", grant: dave.grantId }),
     );
     expect(reply.status).toBe(200);
-    await waitFor("c to refuse the session", async () =>
-      (await sessionOn(url("c"), dave))?.status === "revoked" ? true : undefined,
-    );
-    const elapsed = Date.now() - sentAt;
+    // The revocation is committed on a: a round of b or c that starts from now on sees it.
+    // The one in progress may have read a's log before; the one after cannot have.
+    const fromA = { b: link("b", "a").url, c: link("c", "a").url };
+    const r0 = { b: await roundsOf(url("b"), fromA.b), c: await roundsOf(url("c"), fromA.c) };
+    const [elapsed] = await Promise.all([
+      // How long it took, printed (not asserted: machines are noisy).
+      waitFor("c to refuse the session", async () =>
+        (await sessionOn(url("c"), dave))?.status === "revoked" ? Date.now() - sentAt : undefined,
+      ),
+      waitFor("two more rounds of b and c pulling a", async () =>
+        (await roundsOf(url("b"), fromA.b)) >= r0.b + 2 &&
+        (await roundsOf(url("c"), fromA.c)) >= r0.c + 2
+          ? true
+          : undefined,
+      ),
+    ]);
     console.log(`[${engine}] revocation posted to a, refused on c after ${elapsed} ms`);
-    // Probe only once b has it too: an action b accepted before it learned of the
-    // revocation would stay on b alone (the order rule of PROTOCOL.md §13.4).
-    await waitFor("b to refuse the session", async () =>
-      (await sessionOn(url("b"), dave))?.status === "revoked" ? true : undefined,
-    );
+    // Within two pull rounds of a, both b and c refuse the session (b is probed only now:
+    // an action b accepted before it learned of the revocation would stay on b alone, the
+    // order rule of PROTOCOL.md §13.4).
     for (const n of ["b", "c"] as const) {
+      expect((await sessionOn(url(n), dave))?.status).toBe("revoked");
       expectRefusal(
         await post(url(n), "/v1/actions", dave.sign("post", postBody(`after, on ${n}`))),
         403,
@@ -168,22 +190,43 @@ describe.each(ENGINES)("three federated node processes on %s", (engine) => {
     await waitFor("both grants on a", async () =>
       (await sessionOn(url("a"), erin1)) && (await sessionOn(url("a"), erin2)) ? true : undefined,
     );
+    const allAt = Date.now();
     const all = await post(
       url("c"),
       "/v1/revocations",
       revocation(erin1.walletKey, { kind: "all", issuedBefore: T0 + 1 }),
     );
     expect(all.status, all.text).toBe(200);
+    const fromC = link("a", "c").url;
+    const r1 = await roundsOf(url("a"), fromC);
+    const [allElapsed] = await Promise.all([
+      waitFor("a to refuse erin", async () =>
+        (await Promise.all([erin1, erin2].map((s) => sessionOn(url("a"), s)))).every(
+          (v) => v?.status === "revoked",
+        )
+          ? Date.now() - allAt
+          : undefined,
+      ),
+      waitFor("two more rounds of a pulling c", async () =>
+        (await roundsOf(url("a"), fromC)) >= r1 + 2 ? true : undefined,
+      ),
+    ]);
+    console.log(
+      `[${engine}] revoke-all posted to c, both sessions refused on a after ${allElapsed} ms`,
+    );
     for (const s of [erin1, erin2]) {
-      await waitFor("a to refuse erin", async () =>
-        (await sessionOn(url("a"), s))?.status === "revoked" ? true : undefined,
-      );
+      expect((await sessionOn(url("a"), s))?.status).toBe("revoked");
       expectRefusal(
         await post(url("a"), "/v1/actions", s.sign("post", postBody("after revoke-all"))),
         403,
         ErrorCode.SESSION_REVOKED,
       );
     }
+    const metrics = (await get<string>(url("a"), "/metrics")).text;
+    const line = metrics
+      .split("\n")
+      .find((l) => l.startsWith(`sesame_sync_rounds_total{peer="${fromC}"}`));
+    expect(Number(line?.split(" ").at(-1))).toBeGreaterThanOrEqual(r1 + 2);
     await converged(urls());
   }, 120_000);
 
@@ -272,9 +315,110 @@ describe.each(ENGINES)("three federated node processes on %s", (engine) => {
       for (const r of refused) for (const code of Object.keys(r)) expect(expected).toContain(code);
     }
   }, 120_000);
+
+  // Last: an equivocation leaves the nodes differing by the two forks, for good.
+  it("hold a post cap of 5 across the network: synced or partitioned, a 6th post is refused everywhere; a reused ordinal revokes everywhere", async () => {
+    const everywhere = (s: TestSession) =>
+      waitFor("the grant on every node", async () =>
+        (await Promise.all(urls().map((u) => sessionOn(u, s)))).every((v) => v !== undefined)
+          ? true
+          : undefined,
+      );
+    const holds = (u: string, ids: readonly string[]) =>
+      waitFor(`${ids.length} actions on ${u}`, async () => {
+        const set = new Set((await messageSet(u)).ids);
+        return ids.every((id) => set.has(`action:${id}`)) ? true : undefined;
+      });
+    const revokedEverywhere = async (s: TestSession, conflicting: string) => {
+      for (const u of urls()) {
+        await waitFor(`the proof on ${u}`, async () =>
+          (await messageSet(u)).ids.some(
+            (id) => id.startsWith("equivocation:") && id.includes(conflicting),
+          )
+            ? true
+            : undefined,
+        );
+        await waitFor(`the session revoked on ${u}`, async () =>
+          (await sessionOn(u, s))?.revokedBy === "equivocation" ? true : undefined,
+        );
+        expectRefusal(
+          await post(u, "/v1/actions", s.sign("post", postBody("after the proof"))),
+          403,
+          ErrorCode.SESSION_REVOKED,
+        );
+      }
+    };
+
+    const equivocationsRefused = async () =>
+      (await Promise.all(urls().map(peersOf)))
+        .flat()
+        .reduce((n, p) => n + (p.refusedByCode[String(ErrorCode.EQUIVOCATION)] ?? 0), 0);
+
+    // Synced: ordinals 1-5 sent to a, b, c, a, b; after sync every node holds all five.
+    const kim = await session(url("a"), "kim-cap", "kim-cap-1", CAP_5);
+    await everywhere(kim);
+    const kimIds: string[] = [];
+    for (let k = 0; k < 5; k++) {
+      const n = NAMES[k % 3] as Name;
+      kimIds.push((await accept(url(n), kim.sign("post", postBody(`kim ${k + 1} on ${n}`)))).id);
+    }
+    for (const u of urls()) await holds(u, kimIds);
+    const kimSixth = kim.sign("post", postBody("kim 6"));
+    expect(kimSixth.payload.ord).toBe(6);
+    for (const u of urls()) {
+      expect((await sessionOn(u, kim))?.used).toEqual({ post: 5 });
+      expectRefusal(await post(u, "/v1/actions", kimSixth), 403, ErrorCode.OVER_CAP);
+    }
+    // Ordinal 2 (accepted on b) again with other words, sent to c, which holds it by sync:
+    // an equivocation at once; c keeps the proof, and it travels to a and b.
+    const reused = await post<{ context: { existing: string; conflicting: string } }>(
+      url("c"),
+      "/v1/actions",
+      kim.sign("post", postBody("kim 2, other words"), { ord: 2 }),
+    );
+    expectRefusal(reused, 409, ErrorCode.EQUIVOCATION);
+    expect(reused.body.context.existing).toBe(kimIds[1]);
+    await revokedEverywhere(kim, reused.body.context.conflicting);
+
+    // Partitioned: c is stopped while ordinals 1-5 go to a and b.
+    const lou = await session(url("a"), "lou-cap", "lou-cap-1", CAP_5);
+    await everywhere(lou);
+    await stopNode(nodes.get("c"));
+    const louIds: string[] = [];
+    for (let k = 0; k < 5; k++) {
+      const n = k % 2 === 0 ? "a" : "b";
+      louIds.push((await accept(url(n), lou.sign("post", postBody(`lou ${k + 1} on ${n}`)))).id);
+    }
+    await holds(url("a"), louIds);
+    await holds(url("b"), louIds);
+    const louSixth = lou.sign("post", postBody("lou 6"));
+    for (const n of ["a", "b"] as const)
+      expectRefusal(await post(url(n), "/v1/actions", louSixth), 403, ErrorCode.OVER_CAP);
+    // c restarts still cut off: it holds none of the five, and still refuses a 6th.
+    const cLinks = [link("a", "c"), link("b", "c"), link("c", "a"), link("c", "b")];
+    for (const l of cLinks) l.cut();
+    await start("c");
+    expect((await sessionOn(url("c"), lou))?.used ?? {}).toEqual({});
+    expectRefusal(await post(url("c"), "/v1/actions", louSixth), 403, ErrorCode.OVER_CAP);
+    // What a partition allows before sync (PROTOCOL.md §13.8): an ordinal the other side
+    // used is free here, so c accepts ordinal 3 with other words...
+    const fork = await accept(
+      url("c"),
+      lou.sign("post", postBody("lou 3, other words, behind the partition"), { ord: 3 }),
+    );
+    const refusedBefore = await equivocationsRefused();
+    for (const l of cLinks) l.heal();
+    await Promise.all(urls().map(syncNow));
+    // ...until the sides sync: the collision is a proof, and the session ends everywhere.
+    await revokedEverywhere(lou, fork.id);
+    for (const u of [url("a"), url("b")])
+      expect((await messageSet(u)).ids).not.toContain(`action:${fork.id}`);
+    // The pulled copy that collided was refused as an equivocation, and counted.
+    expect(await equivocationsRefused()).toBeGreaterThan(refusedBefore);
+  }, 180_000);
 });
 
-describe("a malicious peer", () => {
+describe.each(ENGINES)("a malicious peer, against a node on %s", (engine) => {
   let honest: NodeProcess | undefined;
   let server: Server | undefined;
   let database: { db: TestDatabase; options: DatabaseOptions } | undefined;
@@ -293,7 +437,7 @@ describe("a malicious peer", () => {
     });
     server.listen(0, "127.0.0.1");
     await new Promise((r) => server?.once("listening", r));
-    database = await processDatabase("postgres");
+    database = await processDatabase(engine);
   }, 180_000);
 
   afterAll(async () => {

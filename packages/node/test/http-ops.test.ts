@@ -32,7 +32,7 @@ const DOCUMENTED = {
   "/v1/stream": ["get"],
   "/health": ["get"],
   "/v1/sync": ["get"],
-  "/v1/peers": ["get"],
+  "/v1/peers": ["delete", "get", "post"],
   "/v1/peers/sync": ["post"],
 };
 

@@ -179,6 +179,13 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  "0005_peers_added": {
+    async up(db: Kysely<unknown>) {
+      // Peers added at run time (`POST /v1/peers`, `sesame peers add`) are kept across
+      // restarts; those configured at start (SESAME_PEERS) are not marked.
+      await sql`ALTER TABLE peers ADD COLUMN added boolean NOT NULL DEFAULT false`.execute(db);
+    },
+  },
   "0006_read_partial_indexes": {
     async up(db: Kysely<unknown>) {
       // Reads of a large store (docs/DECISIONS.md, "Read indexes"). Each index holds exactly

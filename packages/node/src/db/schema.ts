@@ -129,6 +129,8 @@ export interface PeersTable {
   backoff_until: Generated<number>;
   last_pull_at: number | null;
   last_ok_at: number | null;
+  /** Added through `POST /v1/peers` (pulled after a restart too), not configured. */
+  added: Generated<boolean>;
   last_error: string | null;
 }
 
