@@ -353,6 +353,8 @@ export class SocialClient {
     let done = 0;
     const outbox = [...session.record.outbox];
     let revoked = false;
+    /** When the node's refusal says the session was revoked (4007 carries the time). */
+    let revokedAt: number | undefined;
     let held: Error | undefined;
     while (outbox.length > 0) {
       const batch = takeBatch(outbox);
@@ -398,18 +400,19 @@ export class SocialClient {
         // Accepted, a duplicate, or refused for good (revoked, over a cap): out of the outbox.
         await store.dequeue(session.slot, action.signature);
         done++;
-        if (
-          outcome.kind === "refused" &&
-          (isProtocolError(outcome.error, ErrorCode.SESSION_REVOKED) ||
-            isProtocolError(outcome.error, ErrorCode.EQUIVOCATION))
-        ) {
-          revoked = true;
+        if (outcome.kind === "refused") {
+          if (isProtocolError(outcome.error, ErrorCode.SESSION_REVOKED)) {
+            revoked = true;
+            revokedAt ??= outcome.error.context.revokedAt;
+          } else if (isProtocolError(outcome.error, ErrorCode.EQUIVOCATION)) {
+            revoked = true;
+          }
         }
       }
     }
     // Revoked on another device (or cut off for equivocation): destroy the keys here too,
     // so what was encrypted to them can no longer be read on this device either.
-    if (revoked) await this.options.manager.forgetRevoked();
+    if (revoked) await this.options.manager.forgetRevoked(revokedAt);
     this.#heldBy = revoked ? undefined : held;
     if (held !== undefined && !revoked) this.#scheduleRetry(held);
     else this.#retryAttempt = 0;
