@@ -161,6 +161,24 @@ export interface Failure {
   };
 }
 
+function clientHint(e: SesameClientError, status: number | undefined): string {
+  switch (e.reason) {
+    case "WALLET_REQUIRED":
+    case "WRONG_WALLET":
+      return "pass the wallet's keypair file with --keypair (or SESAME_KEYPAIR)";
+    case "NOTHING_TO_RENEW":
+      return "start a session with `sesame session start`";
+    case "KEYSTORE_PASSPHRASE":
+      return "check SESAME_PASSPHRASE (or what you typed), and --keystore";
+    case "FORGED_READ":
+      return "the node (or something between you and it) served data that does not verify: use another node with --node";
+    default:
+      return status === 413
+        ? "a proxy in front of the node limits request size; send smaller actions or raise its limit"
+        : "a proxy or gateway in front of the node answered; check --node, or try again shortly";
+  }
+}
+
 /** Any error as what the CLI prints and the code it exits with. */
 export function describeError(e: unknown): Failure {
   if (e instanceof ProtocolError || (isProtocolLike(e) && isErrorCode(e.code))) {
@@ -180,25 +198,17 @@ export function describeError(e: unknown): Failure {
     const ce = e as SesameClientError;
     const http =
       ce.reason === "HTTP_STATUS" ? (ce as SesameClientError<"HTTP_STATUS">).context : null;
+    const secret =
+      ce.reason === "WALLET_REQUIRED" ||
+      ce.reason === "WRONG_WALLET" ||
+      ce.reason === "KEYSTORE_PASSPHRASE";
     return {
-      exit:
-        ce.reason === "WALLET_REQUIRED" || ce.reason === "WRONG_WALLET"
-          ? EXIT.SECRET
-          : http?.transient === true
-            ? EXIT.UNREACHABLE
-            : EXIT.REFUSED,
+      exit: secret ? EXIT.SECRET : http?.transient === true ? EXIT.UNREACHABLE : EXIT.REFUSED,
       body: {
         code: null,
         name: ce.reason,
         message: ce.message,
-        hint:
-          ce.reason === "WALLET_REQUIRED" || ce.reason === "WRONG_WALLET"
-            ? "pass the wallet's keypair file with --keypair (or SESAME_KEYPAIR)"
-            : ce.reason === "NOTHING_TO_RENEW"
-              ? "start a session with `sesame session start`"
-              : http?.status === 413
-                ? "a proxy in front of the node limits request size; send smaller actions or raise its limit"
-                : "a proxy or gateway in front of the node answered; check --node, or try again shortly",
+        hint: clientHint(ce, http?.status),
         context: ce.context,
       },
     };
@@ -207,17 +217,6 @@ export function describeError(e: unknown): Failure {
     return {
       exit: e.exit,
       body: { code: null, name: e.name, message: e.message, hint: e.hint ?? null },
-    };
-  }
-  if (e instanceof Error && e.name === "KeystorePassphraseError") {
-    return {
-      exit: EXIT.SECRET,
-      body: {
-        code: null,
-        name: e.name,
-        message: e.message,
-        hint: "check SESAME_PASSPHRASE (or what you typed), and --keystore",
-      },
     };
   }
   const message = e instanceof Error ? e.message : String(e);

@@ -24,6 +24,14 @@ export interface ClientErrorContextMap {
     readonly transient: boolean;
     readonly retryAfterMs: number | null;
   };
+  /**
+   * A node's answer that does not verify: a signature, a grant, a revocation or a field
+   * that disagrees with what was signed. `what` names the answer, `id` the item (or ""),
+   * `problem` what failed. The answer is refused as a whole; nothing of it is used.
+   */
+  readonly FORGED_READ: { readonly what: string; readonly id: string; readonly problem: string };
+  /** The keystore passphrase is wrong, or the keystore file was altered. */
+  readonly KEYSTORE_PASSPHRASE: { readonly path: string };
 }
 
 export type ClientErrorReason = keyof ClientErrorContextMap;
@@ -36,9 +44,14 @@ const MESSAGES: { readonly [R in ClientErrorReason]: (c: ClientErrorContextMap[R
     c.status === 413
       ? "HTTP 413: something between this client and the node refuses requests this large; the action cannot be delivered through it"
       : `HTTP ${c.status} without a Sesame error body (a proxy or gateway answered)${c.transient ? "; kept queued and retried" : ""}`,
+  FORGED_READ: (c) =>
+    `the node's answer (${c.what}${c.id === "" ? "" : ` ${c.id}`}) does not verify: ${c.problem}`,
+  KEYSTORE_PASSPHRASE: (c) =>
+    `the keystore passphrase is wrong, or the keystore ${c.path} was altered`,
 };
 
 export class SesameClientError<R extends ClientErrorReason = ClientErrorReason> extends Error {
+  /** The stable reason an app switches on (the same string as `code`). */
   readonly reason: R;
   readonly context: ClientErrorContextMap[R];
 

@@ -229,7 +229,7 @@ export async function endIfOver(
     const served = (await manager.list()).find((s) => s.grant === grantId);
     if (served?.status === "revoked") {
       const result = await manager.endFunds();
-      await manager.forgetRevoked();
+      await manager.forgetRevoked(served.revokedAt ?? undefined);
       return { state: "ended", grantId, why: "revoked", result: result ?? null };
     }
   }

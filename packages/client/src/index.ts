@@ -3,6 +3,7 @@ export * from "./errors.js";
 export * from "./funds.js";
 export * from "./keys.js";
 export * from "./node-api.js";
+export * from "./read-verifier.js";
 export * from "./session-manager.js";
 export * from "./social-client.js";
 export * from "./stores/indexeddb.js";

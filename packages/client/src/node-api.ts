@@ -57,6 +57,8 @@ export interface ServedSession {
   readonly compromisedSince: number | null;
   readonly text: string;
   readonly signature: string;
+  /** A session revoked by a revocation: the wallet-signed revocation that covers it. */
+  readonly revocation?: { readonly text: string; readonly signature: string };
 }
 
 export interface ServedProfile {
@@ -68,6 +70,8 @@ export interface ServedProfile {
   readonly posts: number;
   readonly followers: number;
   readonly following: number;
+  /** The signed profile action the name, bio and avatar come from; null when never set. */
+  readonly action: ServedAction | null;
 }
 
 export interface StoredGrant {

@@ -482,7 +482,8 @@ export class SessionManager {
     });
     const text = revocationToText(revocation);
     const signature = toBase58(await wallet.signMessage(utf8(text))) as Signature;
-    return await this.options.api.postRevocation({ text, signature });
+    const result = await this.options.api.postRevocation({ text, signature });
+    return { result, issuedAt: revocation.issuedAt };
   }
 
   /**
@@ -494,10 +495,14 @@ export class SessionManager {
     const target = grantId ?? current?.grantId;
     if (target === undefined)
       throw new ProtocolError(ErrorCode.NOT_FOUND, { what: "a session to revoke" });
-    const result = await this.#revoke({ kind: "grant", grant: target }, compromisedSince);
+    const { result, issuedAt } = await this.#revoke(
+      { kind: "grant", grant: target },
+      compromisedSince,
+    );
     if (current !== undefined && current.grantId === target) {
       await this.#endFunds(current);
-      await this.#forget(current);
+      // Revoked as of the time the wallet signed in the revocation.
+      await this.#forget(current, issuedAt);
     }
     // A replaced session of this device, still live until now: its keys die with it.
     await this.pruneRetired([target]);
@@ -506,7 +511,7 @@ export class SessionManager {
 
   /** Revokes every session of the wallet issued until now, on every app and device. */
   async revokeAll(compromisedSince: number | null = null) {
-    const result = await this.#revoke(
+    const { result, issuedAt } = await this.#revoke(
       { kind: "all", issuedBefore: this.#clock() },
       compromisedSince,
     );
@@ -515,7 +520,7 @@ export class SessionManager {
       await this.pruneRetired((current.retired ?? []).map((r) => r.grantId));
       if (current.revokedAt === undefined || current.revokedAt === null) {
         await this.#endFunds(current);
-        await this.#forget(current);
+        await this.#forget(current, issuedAt);
       }
     }
     return result;
@@ -558,13 +563,17 @@ export class SessionManager {
     this.options.onFundsEnded?.(event);
   }
 
-  /** The node refused this session as revoked: destroy its keys on this device too. */
-  async forgetRevoked(): Promise<void> {
+  /**
+   * The node refused this session as revoked: destroy its keys on this device too.
+   * `revokedAt` is the time the node's refusal (4007) names; without one (cut off for
+   * equivocation, 4006) this device's clock.
+   */
+  async forgetRevoked(revokedAt?: number): Promise<void> {
     const record = await this.options.store.getRecord(this.slot);
     if (record !== undefined && (record.revokedAt === undefined || record.revokedAt === null)) {
       // Revoked elsewhere: the leftovers still go back to the wallet first (no prompt).
       await this.#endFunds(record);
-      await this.#forget(record);
+      await this.#forget(record, revokedAt);
     }
     // A revocation of all sessions ends the replaced ones too: ask the node which ended.
     if ((record?.retired ?? []).length > 0) {
@@ -578,14 +587,14 @@ export class SessionManager {
   }
 
   /** Destroys the keys; keeps a tombstone so the next action says "revoked", not "none". */
-  async #forget(record: SessionRecord): Promise<void> {
+  async #forget(record: SessionRecord, revokedAt = this.#clock()): Promise<void> {
     await this.options.store.destroyKeys(record.keyId);
     const latest = (await this.options.store.getRecord(this.slot)) ?? record;
     await this.options.store.putRecord(this.slot, {
       ...record,
       retired: latest.retired ?? [],
       outbox: [],
-      revokedAt: this.#clock(),
+      revokedAt,
     });
   }
 

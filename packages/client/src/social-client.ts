@@ -19,24 +19,23 @@ import {
   toBase58,
   toBase64url,
   utf8,
-  type VerifiedGrant,
   type VerifyContext,
-  verifyAction,
-  verifyGrant,
   type WalletAddress,
 } from "@sesame/protocol";
 import { type DmPlaintext, decryptDm, encryptDm } from "./dm.js";
-import { isTransient, SesameClientError } from "./errors.js";
+import { isClientError, isTransient, SesameClientError } from "./errors.js";
 import type { SessionStore } from "./keys.js";
 import type {
   ItemResult,
   NodeApi,
-  Page,
   PageQuery,
   ServedAction,
   ServedPost,
+  ServedProfile,
+  ServedSession,
   StreamEvent,
 } from "./node-api.js";
+import { forged, ReadVerifier, type VerifiedSession } from "./read-verifier.js";
 import type { ActiveSession, SessionManager } from "./session-manager.js";
 
 export type SendResult =
@@ -117,11 +116,13 @@ export interface SocialClientOptions {
   readonly onRefused?: (action: SignedAction, error: Error) => void;
 }
 
+/**
+ * A page whose every item verified (a page with one item that does not is refused whole,
+ * with `SesameClientError` reason `FORGED_READ`).
+ */
 export interface Verified<T> {
   readonly items: T[];
   readonly next: string | null;
-  /** Items the node served that did not verify, and were dropped. */
-  readonly rejected: number;
 }
 
 export interface ReadDm {
@@ -139,7 +140,8 @@ export interface ReadDm {
  * an outbox until a node acknowledges them, and delivered in order exactly once.
  */
 export class SocialClient {
-  readonly #grants = new Map<string, Promise<VerifiedGrant>>();
+  /** Checks everything read from the node before it is used. */
+  readonly verifier: ReadVerifier;
   readonly #clock: () => number;
   #flushChain: Promise<void> = Promise.resolve();
   /** Answers for the actions an `act()` call is waiting on, and only those. */
@@ -156,6 +158,7 @@ export class SocialClient {
 
   constructor(private readonly options: SocialClientOptions) {
     this.#clock = options.clock ?? Date.now;
+    this.verifier = new ReadVerifier(options);
   }
 
   /**
@@ -350,6 +353,8 @@ export class SocialClient {
     let done = 0;
     const outbox = [...session.record.outbox];
     let revoked = false;
+    /** When the node's refusal says the session was revoked (4007 carries the time). */
+    let revokedAt: number | undefined;
     let held: Error | undefined;
     while (outbox.length > 0) {
       const batch = takeBatch(outbox);
@@ -395,18 +400,19 @@ export class SocialClient {
         // Accepted, a duplicate, or refused for good (revoked, over a cap): out of the outbox.
         await store.dequeue(session.slot, action.signature);
         done++;
-        if (
-          outcome.kind === "refused" &&
-          (isProtocolError(outcome.error, ErrorCode.SESSION_REVOKED) ||
-            isProtocolError(outcome.error, ErrorCode.EQUIVOCATION))
-        ) {
-          revoked = true;
+        if (outcome.kind === "refused") {
+          if (isProtocolError(outcome.error, ErrorCode.SESSION_REVOKED)) {
+            revoked = true;
+            revokedAt ??= outcome.error.context.revokedAt;
+          } else if (isProtocolError(outcome.error, ErrorCode.EQUIVOCATION)) {
+            revoked = true;
+          }
         }
       }
     }
     // Revoked on another device (or cut off for equivocation): destroy the keys here too,
     // so what was encrypted to them can no longer be read on this device either.
-    if (revoked) await this.options.manager.forgetRevoked();
+    if (revoked) await this.options.manager.forgetRevoked(revokedAt);
     this.#heldBy = revoked ? undefined : held;
     if (held !== undefined && !revoked) this.#scheduleRetry(held);
     else this.#retryAttempt = 0;
@@ -518,11 +524,12 @@ export class SocialClient {
       const keys: EncryptionPublicKey[] = [];
       for (const s of listed) {
         try {
-          const g = (await this.#grant(s.grant)).grant;
-          if (g.wallet !== wallet || !g.scopes.includes("dm") || g.expirationTime <= now) continue;
+          const g = (await this.verifier.session(wallet, s)).verified.grant;
+          if (!g.scopes.includes("dm") || g.expirationTime <= now) continue;
           keys.push(g.encryptionKey);
-        } catch {
-          // A session whose grant does not verify gets no copy.
+        } catch (e) {
+          // A session whose grant does not verify (or is not this wallet's) gets no copy.
+          if (!isClientError(e, "FORGED_READ")) throw e;
         }
       }
       return keys;
@@ -546,9 +553,16 @@ export class SocialClient {
    */
   async inbox(q?: PageQuery): Promise<Verified<ReadDm>> {
     const session = await this.session();
-    let listed: Awaited<ReturnType<NodeApi["sessions"]>> | undefined;
+    // Which replaced sessions ended (their keys are destroyed): only what verifies counts
+    // (a signed revocation, or the grant's end by this device's clock); otherwise, as when
+    // the node is unreachable, only what this device knows ends them.
+    let listed: { grant: string; status: ServedSession["status"] }[] | undefined;
     try {
-      listed = await this.options.api.sessions(session.grant.wallet);
+      const now = this.#clock();
+      listed = (await this.sessions(session.grant.wallet)).map((s) => ({
+        grant: s.grant,
+        status: s.status === "expired" && s.expirationTime > now ? "active" : s.status,
+      }));
     } catch {
       listed = undefined;
     }
@@ -562,7 +576,7 @@ export class SocialClient {
       },
       q,
     );
-    const verified = await this.#verifyPage(page);
+    const verified = await this.verifier.page("inbox", page, { kinds: ["dm"] });
     const items: ReadDm[] = [];
     for (const a of verified.items) {
       const p = a.payload as ActionPayload & { kind: "dm" };
@@ -581,93 +595,103 @@ export class SocialClient {
       }
       items.push({ id: a.id, from: a.wallet, to: p.body.to, at: p.ts, message });
     }
-    return { items, next: verified.next, rejected: verified.rejected };
-  }
-
-  async #grant(id: string): Promise<VerifiedGrant> {
-    let g = this.#grants.get(id);
-    if (g === undefined) {
-      g = (async () => {
-        const stored = await this.options.api.grant(id);
-        const signed =
-          stored.form === "transaction" && stored.transaction !== null
-            ? { text: stored.text, transaction: stored.transaction }
-            : { text: stored.text, signature: stored.signature as Signature };
-        return await verifyGrant(signed, this.options.context, this.options.backend);
-      })();
-      this.#grants.set(id, g);
-      g.catch(() => this.#grants.delete(id));
-    }
-    return await g;
+    return { items, next: verified.next };
   }
 
   /** Checks an item the node served: its grant's wallet signature and the action's. */
   async verifyItem<T extends ServedAction>(item: T): Promise<boolean> {
     try {
-      const grant = await this.#grant(item.grant);
-      const action = await verifyAction(
-        { payload: item.payload, signature: item.signature },
-        grant,
-        this.options.backend,
-      );
-      return action.id === item.id && grant.grant.wallet === item.wallet;
+      await this.verifier.action("item", item);
+      return true;
     } catch {
       return false;
     }
   }
 
-  async #verifyPage<T extends ServedAction>(page: Page<T>): Promise<Verified<T>> {
-    const ok = await Promise.all(page.items.map((i) => this.verifyItem(i)));
-    return {
-      items: page.items.filter((_, i) => ok[i]),
-      next: page.next,
-      rejected: ok.filter((x) => !x).length,
-    };
-  }
-
   async feed(q?: PageQuery): Promise<Verified<ServedPost>> {
-    return await this.#verifyPage(await this.options.api.feed(q));
+    return await this.verifier.page("feed", await this.options.api.feed(q), { kinds: ["post"] });
   }
 
   async followingFeed(q?: PageQuery): Promise<Verified<ServedPost>> {
-    return await this.#verifyPage(
+    return await this.verifier.page(
+      "following feed",
       await this.options.api.followingFeed(this.options.manager.walletAddress, q),
+      { kinds: ["post"] },
     );
   }
 
   async walletPosts(wallet: string, q?: PageQuery): Promise<Verified<ServedPost>> {
-    return await this.#verifyPage(await this.options.api.walletPosts(wallet, q));
+    return await this.verifier.page("wallet posts", await this.options.api.walletPosts(wallet, q), {
+      kinds: ["post"],
+      wallet,
+    });
+  }
+
+  /** A post or reply by id: it must be the action asked for. */
+  async getPost(id: string): Promise<ServedPost> {
+    const p = await this.options.api.post(id);
+    await this.verifier.action("post", p, ["post", "reply"]);
+    if (p.id !== id) throw forged("post", id, `the node served ${p.id}`);
+    return p;
   }
 
   async thread(
     id: string,
     q?: PageQuery,
   ): Promise<{ root: ServedPost; replies: Verified<ServedPost> }> {
-    const t = await this.options.api.thread(id, q);
-    if (!(await this.verifyItem(t.root))) {
-      throw new ProtocolError(ErrorCode.BAD_SIGNATURE, { signer: t.root.wallet });
-    }
-    return { root: t.root, replies: await this.#verifyPage(t.replies) };
+    return await this.verifier.thread(id, await this.options.api.thread(id, q));
   }
 
-  profile(wallet: string) {
-    return this.options.api.profile(wallet);
+  /** A profile: name, bio and avatar verified against the signed profile action. */
+  async profile(wallet: string): Promise<ServedProfile> {
+    return await this.verifier.profile(wallet, await this.options.api.profile(wallet));
   }
 
-  sessions(wallet = this.options.manager.walletAddress) {
-    return this.options.api.sessions(wallet);
+  /** A wallet's sessions, each grant (and revocation) verified against the wallet. */
+  async sessions(wallet: string = this.options.manager.walletAddress): Promise<VerifiedSession[]> {
+    return await this.verifier.sessions(wallet, await this.options.api.sessions(wallet));
   }
 
-  /** Live events; actions that do not verify are dropped. Resolves when `signal` aborts. */
+  /**
+   * Follows the node's live stream from `after` (a log id; default: from now). Every event
+   * is verified before `onEvent` sees it, one after the other in log order (a single
+   * promise chain, so a slow check never lets a later event overtake). When the node goes
+   * away (a restart), the stream resumes after the last event received (Last-Event-ID).
+   * Resolves when `signal` aborts; rejects with `FORGED_READ` (and stops) at the first
+   * event that does not verify.
+   */
   async subscribe(
-    onEvent: (e: StreamEvent) => void,
+    onEvent: (e: StreamEvent) => void | Promise<void>,
     options: { after?: number; signal?: AbortSignal } = {},
-  ) {
-    await this.options.api.stream((e) => {
-      if (e.type !== "action") return onEvent(e);
-      void this.verifyItem({ ...(e.data as ServedAction), logId: e.logId }).then((ok) => {
-        if (ok) onEvent(e);
-      });
-    }, options);
+  ): Promise<void> {
+    const stop = new AbortController();
+    const outer = options.signal;
+    const onAbort = () => stop.abort();
+    if (outer?.aborted === true) return;
+    outer?.addEventListener("abort", onAbort, { once: true });
+    let chain: Promise<void> = Promise.resolve();
+    let failure: unknown;
+    try {
+      await this.options.api.stream(
+        (e) => {
+          chain = chain.then(async () => {
+            if (failure !== undefined || stop.signal.aborted) return;
+            try {
+              await this.verifier.event(e);
+            } catch (err) {
+              failure = err;
+              stop.abort();
+              return;
+            }
+            await onEvent(e);
+          });
+        },
+        { ...(options.after === undefined ? {} : { after: options.after }), signal: stop.signal },
+      );
+      await chain;
+    } finally {
+      outer?.removeEventListener("abort", onAbort);
+    }
+    if (failure !== undefined) throw failure;
   }
 }

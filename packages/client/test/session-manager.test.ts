@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ErrorCode, isProtocolError, ProtocolError } from "@sesame/protocol";
+import { ErrorCode, isProtocolError, ProtocolError, parseRevocationText } from "@sesame/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   IndexedDbSessionStore,
@@ -389,9 +389,24 @@ describe("protocol refusals surface as ProtocolError with a code an app can swit
     await b.manager.revoke(sa.grantId); // from the other device
     const e = await a.social.post("refused by the node").catch((x: unknown) => x);
     expect(isProtocolError(e, ErrorCode.SESSION_REVOKED)).toBe(true);
-    expect((e as ProtocolError<typeof ErrorCode.SESSION_REVOKED>).context.grantId).toBe(sa.grantId);
-    await b.manager.revoke();
+    const refusal = (e as ProtocolError<typeof ErrorCode.SESSION_REVOKED>).context;
+    expect(refusal.grantId).toBe(sa.grantId);
+    // The device records the revocation time the node's 4007 names, not its own clock.
+    expect(await a.manager.status()).toMatchObject({
+      state: "revoked",
+      revokedAt: refusal.revokedAt,
+    });
+    const sb = await b.manager.revoke();
     expect(await codeOf(b.social.post("refused locally"))).toBe(ErrorCode.SESSION_REVOKED);
+    // Revoked here: the time the wallet signed in the revocation (verified from the list).
+    const listed = (await b.social.sessions()).find((s) => s.grant !== sa.grantId);
+    const signed = parseRevocationText(listed?.revocation?.text ?? "");
+    expect(signed.target).toEqual({ kind: "grant", grant: listed?.grant });
+    expect(sb.duplicate).toBe(false);
+    expect(await b.manager.status()).toMatchObject({
+      state: "revoked",
+      revokedAt: signed.issuedAt,
+    });
   });
 
   it("revoked everywhere from another device: the next action's 4007 destroys this device's keys, a replaced session's too", async () => {

@@ -294,6 +294,11 @@ export interface ServedProfile {
   readonly posts: number;
   readonly followers: number;
   readonly following: number;
+  /**
+   * The wallet-session-signed profile action the name, bio and avatar come from (null when
+   * the wallet never set one), so a reader verifies them; the counts are the node's word.
+   */
+  readonly action: ServedAction | null;
 }
 
 export async function profile(db: Kysely<Database>, wallet: string): Promise<ServedProfile> {
@@ -325,6 +330,14 @@ export async function profile(db: Kysely<Database>, wallet: string): Promise<Ser
         .as("following"),
     ])
     .executeTakeFirstOrThrow();
+  const action =
+    p === undefined
+      ? undefined
+      : await db
+          .selectFrom("actions")
+          .select(ACTION_COLUMNS)
+          .where("id", "=", p.action_id)
+          .executeTakeFirst();
   return {
     wallet,
     displayName: p?.display_name ?? "",
@@ -334,6 +347,7 @@ export async function profile(db: Kysely<Database>, wallet: string): Promise<Ser
     posts: Number(counts.posts),
     followers: Number(counts.followers),
     following: Number(counts.following),
+    action: action === undefined ? null : served(action),
   };
 }
 
@@ -360,6 +374,11 @@ export interface ServedSession {
   /** The grant as signed, so a reader can verify it. */
   readonly text: string;
   readonly signature: string;
+  /**
+   * For a session revoked by a revocation: the first stored wallet-signed revocation that
+   * covers it, so a reader verifies the status instead of taking the node's word.
+   */
+  readonly revocation?: { readonly text: string; readonly signature: string };
 }
 
 /** A sessions page's cursor: `<issuedAt>:<grantId>` of the last session served. */
@@ -414,7 +433,23 @@ export async function sessionsOf(
     );
   }
   const rows = await query.orderBy("g.issued_at", "desc").orderBy("g.id").limit(limit).execute();
+  const revocations = rows.some((r) => r.status === "revoked" && r.revoked_by === "revocation")
+    ? await db
+        .selectFrom("revocations")
+        .select(["text", "signature", "target_grant", "issued_before"])
+        .where("wallet", "=", wallet)
+        .orderBy("log_id")
+        .execute()
+    : [];
   const items = rows.map((r): ServedSession => {
+    const revocation =
+      r.status === "revoked" && r.revoked_by === "revocation"
+        ? revocations.find((v) =>
+            v.target_grant === null
+              ? v.issued_before !== null && r.issued_at < v.issued_before
+              : v.target_grant === r.id,
+          )
+        : undefined;
     const grant = parseGrantText(r.text);
     const state = JSON.parse(r.state) as SessionState;
     const status =
@@ -446,6 +481,9 @@ export async function sessionsOf(
       compromisedSince: r.compromised_since,
       text: r.text,
       signature: r.signature,
+      ...(revocation === undefined
+        ? {}
+        : { revocation: { text: revocation.text, signature: revocation.signature } }),
     };
   });
   const last = items[items.length - 1];

@@ -255,6 +255,8 @@ describe.each(ENGINES)("reads over HTTP on %s", (engine) => {
       posts: 2,
       followers: 2,
       following: 1,
+      // The signed action the fields come from, so a reader verifies them.
+      action: expect.objectContaining({ id: latest.id, kind: "profile", wallet: alice.wallet }),
     });
     const stranger = makeGrant("stranger").wallet.address;
     expect((await get(url, `/v1/wallets/${stranger}/profile`)).body).toEqual({
@@ -266,6 +268,7 @@ describe.each(ENGINES)("reads over HTTP on %s", (engine) => {
       posts: 0,
       followers: 0,
       following: 0,
+      action: null,
     });
     expectRefusal(await get(url, "/v1/wallets/not-a-wallet/profile"), 400, ErrorCode.INVALID_FIELD);
   });

@@ -51,8 +51,14 @@ describe.each(ENGINES)("POST /v1/revocations on %s", (engine) => {
       revokedAt: clock.now(),
       revokedBy: "revocation",
       compromisedSince: null,
+      // The wallet-signed revocation, so a reader verifies the status itself.
+      revocation: {
+        text: expect.stringContaining(`Revoke: session ${s1.grantId}`),
+        signature: expect.any(String),
+      },
     });
     expect(byGrant.get(s2.grantId)).toMatchObject({ status: "active", revokedAt: null });
+    expect(byGrant.get(s2.grantId)).not.toHaveProperty("revocation");
 
     const refused = await post(url, "/v1/actions", s1.sign("post", postBody("after")));
     expectRefusal(refused, 403, ErrorCode.SESSION_REVOKED);
@@ -93,6 +99,8 @@ describe.each(ENGINES)("POST /v1/revocations on %s", (engine) => {
       [old2.grantId]: "revoked",
       [fresh.grantId]: "active",
     });
+    for (const s of sessions.body.items.filter((s) => s.status === "revoked"))
+      expect(s.revocation?.text).toContain("Revoke: all sessions issued before");
   });
 
   it("refuses a revocation signed by another wallet, for another network, or badly signed", async () => {
@@ -203,6 +211,7 @@ describe.each(ENGINES)("POST /v1/revocations on %s", (engine) => {
       posts: 1,
       followers: 0,
       following: 1,
+      action: expect.objectContaining({ kind: "profile" }),
     });
     expect((await get(url, `/v1/wallets/${bob.wallet}/profile`)).body).toMatchObject({
       followers: 1,

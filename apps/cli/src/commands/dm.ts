@@ -39,7 +39,7 @@ export function dmCommands(program: Command): void {
           at: m.at,
           text: m.message?.text ?? null,
         }));
-        ctx.out.result({ items, next: page.next, rejected: page.rejected }, () =>
+        ctx.out.result({ items, next: page.next }, () =>
           items.length === 0
             ? "no direct messages"
             : table(

@@ -294,7 +294,9 @@ export function sessionCommands(program: Command): void {
         const wallet = await ctx.address();
         const record = await ctx.store.getRecord(`${ctx.appDomain}|${wallet}`);
         const mine = record?.revokedAt ? undefined : record?.grantId;
-        const items = (await ctx.api.sessions(wallet))
+        // Each grant (and a revoked one's revocation) verified against the wallet.
+        const items = (await (await ctx.reader()).sessions(wallet))
+          .map(({ verified: _verified, ...s }) => s)
           .filter((s) => o.all || s.status === "active" || s.status === "pending")
           .sort((a, b) => b.issuedAt - a.issuedAt);
         ctx.out.result(

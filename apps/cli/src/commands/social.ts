@@ -36,6 +36,18 @@ function whyQueued(ctx: Context, error: Error | undefined): string {
   return `the node at ${ctx.nodeUrl} is unreachable; it is signed and kept, and goes out with the next command (or \`sesame flush\`)`;
 }
 
+/** The action a past-tense report names, for "queued <action> <id>". */
+const QUEUED_NOUN: Readonly<Record<string, string>> = {
+  posted: "post",
+  replied: "reply",
+  reacted: "reaction",
+  unreacted: "reaction removal",
+  followed: "follow",
+  unfollowed: "unfollow",
+  "profile set": "profile",
+  sent: "direct message",
+};
+
 /** Prints what happened to one action; a queued one makes the command exit 3. */
 export async function reportSent(ctx: Context, what: string, r: SendResult): Promise<void> {
   await ctx.noteRenewal();
@@ -55,7 +67,8 @@ export async function reportSent(ctx: Context, what: string, r: SendResult): Pro
                   : { code: null, name: error.name, message: error.message },
             }),
       },
-      () => `${yellow("queued")} ${what} ${r.id}\n  ${whyQueued(ctx, error)}`,
+      () =>
+        `${yellow("queued")} ${QUEUED_NOUN[what] ?? what} ${r.id} (signed, not delivered yet)\n  ${whyQueued(ctx, error)}`,
     );
     return;
   }
@@ -218,7 +231,9 @@ export function socialCommands(program: Command): void {
     .argument("[wallet]", "wallet address")
     .action(
       action<[string | undefined]>(async (ctx, _o, wallet) => {
-        const p = await ctx.api.profile(wallet ?? (await ctx.address()));
+        const target = wallet ?? (await ctx.address());
+        // Name, bio and avatar verified against the wallet's signed profile action.
+        const p = await (await ctx.reader()).profile(target);
         ctx.out.result(p, () =>
           [
             `${p.displayName || dim("(no name)")}  ${p.wallet}`,
@@ -252,9 +267,6 @@ export function socialCommands(program: Command): void {
           ctx.out.result(page, () =>
             [
               page.items.length === 0 ? "no posts yet" : postsTable(page.items),
-              page.rejected > 0
-                ? yellow(`${page.rejected} item(s) did not verify and were dropped`)
-                : "",
               page.next === null ? "" : dim(`more: --cursor ${page.next}`),
             ]
               .filter((l) => l !== "")

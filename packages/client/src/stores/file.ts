@@ -15,6 +15,7 @@ import { dirname } from "node:path";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { type EncryptionPublicKey, type SessionPublicKey, toBase58, utf8 } from "@sesame/protocol";
+import { SesameClientError } from "../errors.js";
 import {
   RecordOperationsStore,
   type SessionKeys,
@@ -74,10 +75,15 @@ interface KeystoreFile {
   readonly records: Record<string, SessionRecord>;
 }
 
-/** The passphrase does not open this keystore (or the file was altered). */
-export class KeystorePassphraseError extends Error {
+/**
+ * The passphrase does not open this keystore (or the file was altered): a typed client
+ * error an app switches on by `code` (or `reason`) `KEYSTORE_PASSPHRASE`.
+ */
+export class KeystorePassphraseError extends SesameClientError<"KEYSTORE_PASSPHRASE"> {
+  readonly code = "KEYSTORE_PASSPHRASE";
+
   constructor(path: string) {
-    super(`the keystore passphrase is wrong, or the keystore ${path} was altered`);
+    super("KEYSTORE_PASSPHRASE", { path });
     this.name = "KeystorePassphraseError";
   }
 }

@@ -21,6 +21,7 @@ export function getProfile(app: App, ctx: NodeContext): void {
             posts: Type.Integer(),
             followers: Type.Integer(),
             following: Type.Integer(),
+            action: Type.Union([Type.Ref("ServedAction"), Type.Null()]),
           }),
           "4xx": ErrorBody,
         },

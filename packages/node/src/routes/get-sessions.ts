@@ -51,6 +51,9 @@ export function getSessions(app: App, ctx: NodeContext): void {
                 compromisedSince: Type.Union([Type.Integer(), Type.Null()]),
                 text: Type.String(),
                 signature: Type.String(),
+                revocation: Type.Optional(
+                  Type.Object({ text: Type.String(), signature: Type.String() }),
+                ),
               }),
             ),
             next: Type.Union([Type.String(), Type.Null()], {
