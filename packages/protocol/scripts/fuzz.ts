@@ -218,6 +218,30 @@ function setAt(value: unknown, path: Path, op: (parent: unknown, key: string | n
 
 const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
+/**
+ * JSON objects that break code which formats a value without checking its type: their
+ * `toString`/`valueOf` is not a function (`String()` throws), or they carry prototype
+ * keys. A JSON body can hold any of them where a string or number is expected.
+ */
+export const hostile: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom<unknown>(
+    { toString: 1 },
+    { valueOf: 1 },
+    { toString: 1, valueOf: 1 },
+    { toString: {}, valueOf: [] },
+    { toJSON: 1 },
+    [{ toString: 1 }],
+    JSON.parse('{"__proto__": {"toString": 1}}'),
+    JSON.parse('{"constructor": {"prototype": {"toString": 1}}}'),
+  ),
+  fc
+    .tuple(
+      fc.constantFrom("toString", "valueOf", "__proto__", "constructor", "hasOwnProperty"),
+      fc.jsonValue({ maxDepth: 1 }),
+    )
+    .map(([key, value]) => JSON.parse(`{${JSON.stringify(key)}: ${JSON.stringify(value)}}`)),
+);
+
 /** Strange values to put where a field was. */
 export const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
@@ -246,7 +270,18 @@ export const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.array(fc.constant("x"), { maxLength: 2000 }),
   fc.constantFrom({ __proto__: { admin: true } }, { constructor: { prototype: {} } }),
+  { arbitrary: hostile, weight: 3 },
 );
+
+const ADDED_KEYS = [
+  "extra0",
+  "extra1",
+  "extra2",
+  "toString",
+  "valueOf",
+  "__proto__",
+  "constructor",
+];
 
 /** Mutations of a valid JSON message, as the raw text that would be sent. */
 export function mutatedJson(originals: readonly unknown[]): fc.Arbitrary<string> {
@@ -289,12 +324,15 @@ export function mutatedJson(originals: readonly unknown[]): fc.Arbitrary<string>
           if (typeof key !== "string") return text;
           return text.replace(`"${key}":`, `"${key}":${JSON.stringify(w) ?? "null"},"${key}":`);
         }
-        case 4: // add a field
+        case 4: // add a field, sometimes under a key every object inherits
           return JSON.stringify(
             setAt(value, path, (p, k) => {
               const v = (p as Record<string | number, unknown>)[k];
-              if (typeof v === "object" && v !== null && !Array.isArray(v))
-                (v as Record<string, unknown>)[`extra${op % 3}`] = w;
+              if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+                const key = ADDED_KEYS[op % ADDED_KEYS.length] as string;
+                // An own property even for "__proto__", as JSON.parse would make it.
+                Object.defineProperty(v, key, { value: w, enumerable: true, writable: true });
+              }
             }),
           );
         default: // wrap in an array
