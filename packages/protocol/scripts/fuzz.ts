@@ -9,6 +9,7 @@
  * something it must not: a parse that does not round-trip, or a verification that passed
  * for a message nobody signed).
  */
+import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { nodeEd25519 } from "../src/crypto/node-crypto.js";
 import {
@@ -428,6 +429,18 @@ export function mutatedText(originals: readonly string[]): fc.Arbitrary<string> 
 // ---------------------------------------------------------------------------------------
 // The protocol's decoders and verifiers
 
+/**
+ * Anything inside that no signed payload may hold: a fraction, an unsafe integer, an
+ * object that is not plain.
+ */
+function holdsUnsignable(value: unknown): boolean {
+  if (typeof value === "number") return !Number.isSafeInteger(value);
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return true;
+  return Object.values(value).some(holdsUnsignable);
+}
+
 const backend = nodeEd25519();
 /** The clock every target (and the fuzzed node) runs at. */
 export const FUZZ_NOW = T0 + 60_000;
@@ -534,6 +547,43 @@ export async function protocolTargets(): Promise<FuzzTarget<unknown>[]> {
   };
 
   const targets: FuzzTarget<unknown>[] = [
+    {
+      // Any JSON value, fractions and huge numbers included (no exclusion): the bytes of
+      // the canonicalize package, or 1002 for a value a signed payload may not hold.
+      name: "canonical-json",
+      arbitrary: fc.oneof(
+        fc.jsonValue({ maxDepth: 4 }),
+        fc.tuple(fc.constantFrom(...actions), fc.nat(), weird).map(([a, i, w]) => {
+          const p = a.payload as unknown as Record<string, unknown>;
+          const keys = Object.keys(p);
+          return { ...p, [keys[i % keys.length] as string]: w };
+        }),
+      ) as fc.Arbitrary<unknown>,
+      check: (input) => {
+        let out: string;
+        try {
+          out = canonicalJson(input, "payload");
+        } catch (e) {
+          const o = thrown(e);
+          if (o.kind === "refused" && !holdsUnsignable(input))
+            return { kind: "invalid", detail: "refused a value that has a canonical form" };
+          return o;
+        }
+        if (holdsUnsignable(input))
+          return { kind: "invalid", detail: "gave bytes for a fraction or unsafe integer" };
+        let reference: string | undefined;
+        try {
+          reference = canonicalize(input);
+        } catch {
+          // canonicalize refuses lone surrogates (which actions refuse on their own, 1002);
+          // then the bytes must at least parse back to a value with the same bytes.
+          reference = canonicalJson(JSON.parse(out));
+        }
+        return out === reference
+          ? { kind: "accepted" }
+          : { kind: "invalid", detail: `differs from canonicalize: ${out}` };
+      },
+    },
     {
       name: "encodings",
       arbitrary: fc.oneof(

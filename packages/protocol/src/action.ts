@@ -158,7 +158,7 @@ const PREFIXES: Readonly<Record<ActionKind, Uint8Array>> = Object.freeze(
  * The only function that produces them.
  */
 export function actionSigningBytes(payload: ActionPayload): Uint8Array {
-  return prefixedUtf8(PREFIXES[payload.kind], canonicalJson(payload));
+  return prefixedUtf8(PREFIXES[payload.kind], canonicalJson(payload, "payload"));
 }
 
 export function actionIdOfBytes(bytes: Uint8Array): ActionId {
