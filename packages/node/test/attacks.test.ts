@@ -703,6 +703,24 @@ const ATTACKS: readonly Attack[] = [
     expect: refused(ErrorCode.UNSUPPORTED_VERSION),
   },
   {
+    name: 'hostile JSON object where a string is expected (kind `{"toString":1}`)',
+    send: (w) =>
+      post(w.url, "/v1/actions", {
+        payload: { ...w.alicePostAction.payload, kind: { toString: 1, valueOf: 1 }, seq: 914 },
+        signature: w.alicePostAction.signature,
+      }),
+    expect: refused(ErrorCode.UNKNOWN_KIND),
+  },
+  {
+    name: 'hostile JSON object as the message version (`{"toString":1}`)',
+    send: (w) =>
+      post(w.url, "/v1/actions", {
+        payload: { ...w.alicePostAction.payload, v: { toString: 1 }, seq: 915 },
+        signature: w.alicePostAction.signature,
+      }),
+    expect: refused(ErrorCode.UNSUPPORTED_VERSION),
+  },
+  {
     name: "unknown field smuggled into a signed payload",
     send: (w) =>
       post(

@@ -9,6 +9,7 @@
  * something it must not: a parse that does not round-trip, or a verification that passed
  * for a message nobody signed).
  */
+import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { nodeEd25519 } from "../src/crypto/node-crypto.js";
 import {
@@ -218,6 +219,30 @@ function setAt(value: unknown, path: Path, op: (parent: unknown, key: string | n
 
 const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
+/**
+ * JSON objects that break code which formats a value without checking its type: their
+ * `toString`/`valueOf` is not a function (`String()` throws), or they carry prototype
+ * keys. A JSON body can hold any of them where a string or number is expected.
+ */
+export const hostile: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom<unknown>(
+    { toString: 1 },
+    { valueOf: 1 },
+    { toString: 1, valueOf: 1 },
+    { toString: {}, valueOf: [] },
+    { toJSON: 1 },
+    [{ toString: 1 }],
+    JSON.parse('{"__proto__": {"toString": 1}}'),
+    JSON.parse('{"constructor": {"prototype": {"toString": 1}}}'),
+  ),
+  fc
+    .tuple(
+      fc.constantFrom("toString", "valueOf", "__proto__", "constructor", "hasOwnProperty"),
+      fc.jsonValue({ maxDepth: 1 }),
+    )
+    .map(([key, value]) => JSON.parse(`{${JSON.stringify(key)}: ${JSON.stringify(value)}}`)),
+);
+
 /** Strange values to put where a field was. */
 export const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
@@ -246,7 +271,18 @@ export const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.array(fc.constant("x"), { maxLength: 2000 }),
   fc.constantFrom({ __proto__: { admin: true } }, { constructor: { prototype: {} } }),
+  { arbitrary: hostile, weight: 3 },
 );
+
+const ADDED_KEYS = [
+  "extra0",
+  "extra1",
+  "extra2",
+  "toString",
+  "valueOf",
+  "__proto__",
+  "constructor",
+];
 
 /** Mutations of a valid JSON message, as the raw text that would be sent. */
 export function mutatedJson(originals: readonly unknown[]): fc.Arbitrary<string> {
@@ -289,12 +325,15 @@ export function mutatedJson(originals: readonly unknown[]): fc.Arbitrary<string>
           if (typeof key !== "string") return text;
           return text.replace(`"${key}":`, `"${key}":${JSON.stringify(w) ?? "null"},"${key}":`);
         }
-        case 4: // add a field
+        case 4: // add a field, sometimes under a key every object inherits
           return JSON.stringify(
             setAt(value, path, (p, k) => {
               const v = (p as Record<string | number, unknown>)[k];
-              if (typeof v === "object" && v !== null && !Array.isArray(v))
-                (v as Record<string, unknown>)[`extra${op % 3}`] = w;
+              if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+                const key = ADDED_KEYS[op % ADDED_KEYS.length] as string;
+                // An own property even for "__proto__", as JSON.parse would make it.
+                Object.defineProperty(v, key, { value: w, enumerable: true, writable: true });
+              }
             }),
           );
         default: // wrap in an array
@@ -389,6 +428,18 @@ export function mutatedText(originals: readonly string[]): fc.Arbitrary<string> 
 
 // ---------------------------------------------------------------------------------------
 // The protocol's decoders and verifiers
+
+/**
+ * Anything inside that no signed payload may hold: a fraction, an unsafe integer, an
+ * object that is not plain.
+ */
+function holdsUnsignable(value: unknown): boolean {
+  if (typeof value === "number") return !Number.isSafeInteger(value);
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return true;
+  return Object.values(value).some(holdsUnsignable);
+}
 
 const backend = nodeEd25519();
 /** The clock every target (and the fuzzed node) runs at. */
@@ -496,6 +547,43 @@ export async function protocolTargets(): Promise<FuzzTarget<unknown>[]> {
   };
 
   const targets: FuzzTarget<unknown>[] = [
+    {
+      // Any JSON value, fractions and huge numbers included (no exclusion): the bytes of
+      // the canonicalize package, or 1002 for a value a signed payload may not hold.
+      name: "canonical-json",
+      arbitrary: fc.oneof(
+        fc.jsonValue({ maxDepth: 4 }),
+        fc.tuple(fc.constantFrom(...actions), fc.nat(), weird).map(([a, i, w]) => {
+          const p = a.payload as unknown as Record<string, unknown>;
+          const keys = Object.keys(p);
+          return { ...p, [keys[i % keys.length] as string]: w };
+        }),
+      ) as fc.Arbitrary<unknown>,
+      check: (input) => {
+        let out: string;
+        try {
+          out = canonicalJson(input, "payload");
+        } catch (e) {
+          const o = thrown(e);
+          if (o.kind === "refused" && !holdsUnsignable(input))
+            return { kind: "invalid", detail: "refused a value that has a canonical form" };
+          return o;
+        }
+        if (holdsUnsignable(input))
+          return { kind: "invalid", detail: "gave bytes for a fraction or unsafe integer" };
+        let reference: string | undefined;
+        try {
+          reference = canonicalize(input);
+        } catch {
+          // canonicalize refuses lone surrogates (which actions refuse on their own, 1002);
+          // then the bytes must at least parse back to a value with the same bytes.
+          reference = canonicalJson(JSON.parse(out));
+        }
+        return out === reference
+          ? { kind: "accepted" }
+          : { kind: "invalid", detail: `differs from canonicalize: ${out}` };
+      },
+    },
     {
       name: "encodings",
       arbitrary: fc.oneof(

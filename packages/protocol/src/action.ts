@@ -10,7 +10,7 @@ import {
   utf8,
   utf8Length,
 } from "./encoding.js";
-import { ErrorCode, ProtocolError } from "./errors.js";
+import { describeValue, ErrorCode, ProtocolError } from "./errors.js";
 import type { Scope } from "./grant.js";
 import {
   type ActionId,
@@ -158,7 +158,7 @@ const PREFIXES: Readonly<Record<ActionKind, Uint8Array>> = Object.freeze(
  * The only function that produces them.
  */
 export function actionSigningBytes(payload: ActionPayload): Uint8Array {
-  return prefixedUtf8(PREFIXES[payload.kind], canonicalJson(payload));
+  return prefixedUtf8(PREFIXES[payload.kind], canonicalJson(payload, "payload"));
 }
 
 export function actionIdOfBytes(bytes: Uint8Array): ActionId {
@@ -350,9 +350,9 @@ function body(kind: ActionKind, value: unknown): BodyOfKind[ActionKind] {
 export function validateActionPayload(value: unknown): ActionPayload {
   const p = record(value, "payload", ["v", "kind", "grant", "seq", "ord", "ts", "body"]);
   if (p.v !== ACTION_VERSION)
-    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, { version: String(p.v) });
+    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, { version: describeValue(p.v) });
   if (typeof p.kind !== "string" || !(ACTION_KINDS as readonly string[]).includes(p.kind)) {
-    throw new ProtocolError(ErrorCode.UNKNOWN_KIND, { kind: String(p.kind).slice(0, 32) });
+    throw new ProtocolError(ErrorCode.UNKNOWN_KIND, { kind: describeValue(p.kind, 32) });
   }
   const kind = p.kind as ActionKind;
   assertGrantId(p.grant, "payload.grant");

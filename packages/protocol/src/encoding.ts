@@ -98,20 +98,45 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** Why a value has no canonical form, and where: keys are prepended as it unwinds. */
+class NotCanonical {
+  readonly path: (string | number)[] = [];
+  constructor(readonly reason: string) {}
+}
+
 /**
  * RFC 8785 (JSON Canonicalization Scheme) of a JSON value: object keys sorted by UTF-16
  * code units, no whitespace, strings and numbers serialised as ECMAScript's
  * JSON.stringify does. Signed payloads hold only strings, safe integers, booleans, null,
  * arrays and plain objects, so JCS's number rules never meet a fraction; anything else
- * is refused rather than guessed at. This is on the ingest hot path, so it is a direct
- * serialiser; a property test checks it against the `canonicalize` package.
+ * (a fraction, an unsafe integer, NaN, a non-plain object, a bigint) is refused with
+ * `1002 INVALID_FIELD` naming its path under `field` (e.g. `payload.body.links[0]`)
+ * rather than guessed at. This is on the ingest hot path, so it is a direct serialiser;
+ * a property test checks it against the `canonicalize` package.
  */
-export function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown, field = "value"): string {
+  try {
+    return canonical(value);
+  } catch (e) {
+    if (!(e instanceof NotCanonical)) throw e;
+    let at = field;
+    for (const key of e.path) at += typeof key === "number" ? `[${key}]` : `.${key}`;
+    throw new ProtocolError(ErrorCode.INVALID_FIELD, { field: at, reason: e.reason });
+  }
+}
+
+function canonical(value: unknown): string {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value);
     case "number":
-      if (!Number.isSafeInteger(value)) throw new TypeError("only safe integers are signed");
+      if (!Number.isSafeInteger(value)) {
+        throw new NotCanonical(
+          Number.isInteger(value)
+            ? "an integer beyond 2^53 - 1 has no exact signed form"
+            : "only integers are signed, not fractions, NaN or infinities",
+        );
+      }
       return String(value);
     case "boolean":
       return value ? "true" : "false";
@@ -119,13 +144,19 @@ export function canonicalJson(value: unknown): string {
       if (value === null) return "null";
       if (Array.isArray(value)) {
         let out = "[";
-        for (let i = 0; i < value.length; i++)
-          out += (i === 0 ? "" : ",") + canonicalJson(value[i]);
+        for (let i = 0; i < value.length; i++) {
+          try {
+            out += (i === 0 ? "" : ",") + canonical(value[i]);
+          } catch (e) {
+            if (e instanceof NotCanonical) e.path.unshift(i);
+            throw e;
+          }
+        }
         return `${out}]`;
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null)
-        throw new TypeError("only plain objects are signed");
+        throw new NotCanonical("only plain objects are signed");
       // Keys are compared by UTF-16 code units, which is what the default sort does.
       const keys = Object.keys(value).sort();
       let out = "{";
@@ -133,13 +164,18 @@ export function canonicalJson(value: unknown): string {
       for (const key of keys) {
         const v = (value as Record<string, unknown>)[key];
         if (v === undefined) continue;
-        out += `${first ? "" : ","}${JSON.stringify(key)}:${canonicalJson(v)}`;
+        try {
+          out += `${first ? "" : ","}${JSON.stringify(key)}:${canonical(v)}`;
+        } catch (e) {
+          if (e instanceof NotCanonical) e.path.unshift(key);
+          throw e;
+        }
         first = false;
       }
       return `${out}}`;
     }
     default:
-      throw new TypeError(`a ${typeof value} has no canonical JSON form`);
+      throw new NotCanonical(`a ${typeof value} has no JSON form`);
   }
 }
 

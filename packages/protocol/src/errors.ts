@@ -233,10 +233,38 @@ export function httpStatus(code: ErrorCode): number {
   return ERROR_TABLE[code].status;
 }
 
+/**
+ * A short, safe description of an untrusted value for an error message or context. It
+ * never calls the value's own methods: a JSON body can hold `{"toString": 1}`, and
+ * `String()` of that throws, which would turn a refusal into an internal error. Strings
+ * are returned as they are, cut to `max` UTF-16 units (an ellipsis marks the cut); other primitives as `String()`
+ * gives them; objects, arrays and functions by their type only.
+ */
+export function describeValue(value: unknown, max = 64): string {
+  switch (typeof value) {
+    case "string":
+      return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+    case "number":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "bigint":
+      return `${value.toString()}n`;
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    default:
+      if (value === null) return "null";
+      return Array.isArray(value) ? `an array of length ${value.length}` : "an object";
+  }
+}
+
 function render(template: string, context: object): string {
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
     const value = (context as Record<string, unknown>)[key];
-    return value === undefined ? whole : String(value);
+    if (value === undefined) return whole;
+    return typeof value === "string" ? value : describeValue(value, Number.POSITIVE_INFINITY);
   });
 }
 

@@ -1,6 +1,6 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromBase58, toBase58, utf8, utf8Length } from "./encoding.js";
-import { ErrorCode, ProtocolError } from "./errors.js";
+import { describeValue, ErrorCode, ProtocolError } from "./errors.js";
 import {
   assertEncryptionPublicKey,
   assertMintAddress,
@@ -150,7 +150,7 @@ export function validateGrant(input: unknown): Grant {
   if (typeof input !== "object" || input === null) throw invalid("grant", "must be an object");
   const g = input as Record<string, unknown>;
   if (g.version !== GRANT_VERSION) {
-    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, { version: String(g.version) });
+    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, { version: describeValue(g.version) });
   }
   const domain = checkLine("domain", g.domain, GRANT_LIMITS.maxDomainBytes);
   if (!DOMAIN_RE.test(domain))
@@ -170,7 +170,8 @@ export function validateGrant(input: unknown): Grant {
 
   if (!Array.isArray(g.scopes) || g.scopes.length === 0)
     throw invalid("scopes", "must list at least one scope");
-  for (const s of g.scopes) if (!isScope(s)) throw invalid("scopes", `unknown scope ${String(s)}`);
+  for (const s of g.scopes)
+    if (!isScope(s)) throw invalid("scopes", `unknown scope ${describeValue(s, 32)}`);
   const scopes = SCOPES.filter((s) => (g.scopes as unknown[]).includes(s));
   if (
     scopes.length !== g.scopes.length ||

@@ -31,7 +31,7 @@ const REQUEST_PREFIX = concatBytes(Uint8Array.of(0xff), utf8("sesame/1/request\n
 export const REQUEST_MAX_SKEW_MS = 60_000;
 
 export function requestSigningBytes(payload: RequestPayload): Uint8Array {
-  return prefixedUtf8(REQUEST_PREFIX, canonicalJson(payload));
+  return prefixedUtf8(REQUEST_PREFIX, canonicalJson(payload, "payload"));
 }
 
 function unauthorized(reason: string): ProtocolError {

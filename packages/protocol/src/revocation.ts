@@ -1,6 +1,6 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromBase58, toBase58, utf8, utf8Length } from "./encoding.js";
-import { ErrorCode, ProtocolError } from "./errors.js";
+import { describeValue, ErrorCode, ProtocolError } from "./errors.js";
 import { GRANT_LIMITS } from "./grant.js";
 import { assertGrantId, assertWalletAddress, type GrantId, type WalletAddress } from "./ids.js";
 
@@ -52,7 +52,7 @@ export function validateRevocation(input: unknown): Revocation {
   if (typeof input !== "object" || input === null) throw malformed("must be an object");
   const r = input as Record<string, unknown>;
   if (r.version !== 1)
-    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, { version: String(r.version) });
+    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, { version: describeValue(r.version) });
   assertWalletAddress(r.wallet, "wallet");
   if (typeof r.network !== "string" || !NETWORK_RE.test(r.network))
     throw malformed("network is invalid");

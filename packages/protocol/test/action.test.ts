@@ -108,6 +108,17 @@ describe("validateActionPayload refuses bad envelopes", () => {
     expect((long.context as { kind: string }).kind.length).toBe(32);
   });
 
+  it("refuses a hostile object as kind or version with 1006 or 1007, describing it by type", () => {
+    for (const hostile of [{ toString: 1 }, { valueOf: 1 }, { toString: 1, valueOf: 1 }]) {
+      const kind = refuses({ ...raw(payloadOf()), kind: hostile }, ErrorCode.UNKNOWN_KIND);
+      expect(kind.context).toEqual({ kind: "an object" });
+      const v = refuses({ ...raw(payloadOf()), v: hostile }, ErrorCode.UNSUPPORTED_VERSION);
+      expect(v.context).toEqual({ version: "an object" });
+    }
+    const list = refuses({ ...raw(payloadOf()), kind: [{ toString: 1 }] }, ErrorCode.UNKNOWN_KIND);
+    expect(list.context).toEqual({ kind: "an array of length 1" });
+  });
+
   it("refuses another version with 1007", () => {
     for (const v of [2, 0, "1", null])
       refuses({ ...raw(payloadOf()), v }, ErrorCode.UNSUPPORTED_VERSION);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  describeValue,
   ERROR_TABLE,
   ErrorCode,
   errorName,
@@ -145,6 +146,51 @@ describe("ProtocolError", () => {
     expect(isProtocolError(new Error("x"))).toBe(false);
     expect(isProtocolError({ code: 6001, message: "x" })).toBe(false);
     expect(isProtocolError(undefined)).toBe(false);
+  });
+});
+
+/** Values a JSON body can carry whose own methods make `String()` throw or lie. */
+const HOSTILE: readonly unknown[] = [
+  { toString: 1 },
+  { valueOf: 1 },
+  { toString: 1, valueOf: 1 },
+  { toString: {}, valueOf: [] },
+  JSON.parse('{"__proto__": {"toString": 1}}'),
+  Object.create(null),
+  [{ toString: 1 }],
+];
+
+describe("describeValue", () => {
+  it("describes hostile objects by their type without calling their methods", () => {
+    expect(() => String({ toString: 1 })).toThrow(TypeError);
+    for (const value of HOSTILE) {
+      expect(describeValue(value)).toMatch(/^an (object|array of length \d+)$/);
+    }
+  });
+
+  it("gives primitives as String() does and cuts long strings to max with an ellipsis", () => {
+    expect([1, 2.5, true, null, undefined, 10n].map((v) => describeValue(v))).toEqual([
+      "1",
+      "2.5",
+      "true",
+      "null",
+      "undefined",
+      "10n",
+    ]);
+    expect(describeValue(Symbol("s"))).toBe("a symbol");
+    expect(describeValue("kind")).toBe("kind");
+    expect(describeValue("x".repeat(100), 32)).toBe(`${"x".repeat(31)}…`);
+  });
+
+  it("lets a ProtocolError be built and rendered from a hostile context value", () => {
+    for (const value of HOSTILE) {
+      const e = new ProtocolError(ErrorCode.INVALID_FIELD, {
+        field: value as string,
+        reason: value as string,
+      });
+      expect(e.message).toMatch(/^Field an (object|array of length \d+) is invalid/);
+      expect(() => JSON.stringify(e.toJSON())).not.toThrow();
+    }
   });
 });
 

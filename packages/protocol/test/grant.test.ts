@@ -635,6 +635,19 @@ describe("validateGrant", () => {
     expectCode(() => validateGrant(input({ version: "1" })), ErrorCode.UNSUPPORTED_VERSION);
   });
 
+  it("refuses hostile objects as version or scope with 1007 or 1002, not a TypeError", () => {
+    const version = expectCode(
+      () => validateGrant(input({ version: { toString: 1, valueOf: 1 } })),
+      ErrorCode.UNSUPPORTED_VERSION,
+    );
+    expect(version.context).toEqual({ version: "an object" });
+    const scope = expectCode(
+      () => validateGrant(input({ scopes: ["post", { toString: 1 }] })),
+      ErrorCode.INVALID_FIELD,
+    );
+    expect(scope.context).toEqual({ field: "scopes", reason: "unknown scope an object" });
+  });
+
   it("refuses a non-string or oversized field with 1002 or 1003", () => {
     expectCode(() => validateGrant(input({ statement: 5 })), ErrorCode.INVALID_FIELD);
     expectCode(() => validateGrant(input({ device: "d".repeat(65) })), ErrorCode.FIELD_TOO_LARGE);

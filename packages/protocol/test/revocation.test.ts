@@ -175,6 +175,14 @@ describe("validateRevocation", () => {
     expect(validateRevocation(rest).compromisedSince).toBeNull();
   });
 
+  it("refuses a hostile object as version with 1007, not a TypeError", () => {
+    const e = expectCode(
+      () => validateRevocation(revocation({ version: { toString: 1 } } as never)),
+      ErrorCode.UNSUPPORTED_VERSION,
+    );
+    expect(e.context).toEqual({ version: "an object" });
+  });
+
   it("refuses a non-object, a bad target or bad times with 5001", () => {
     expectCode(() => validateRevocation(null), ErrorCode.REVOCATION_MALFORMED);
     for (const target of [null, { kind: "grants" }, "all"]) {
