@@ -265,7 +265,14 @@ export class NodeApi {
     for (;;) {
       const page = await this.sessionsPage(wallet, { cursor, limit: 100 });
       all.push(...page.items);
-      if (page.next === null || page.items.length === 0) return all;
+      if (typeof page.next !== "string" || page.items.length === 0) return all;
+      // A cursor that does not move would page forever: an answer no honest node gives.
+      if (page.next === cursor)
+        throw new SesameClientError("FORGED_READ", {
+          what: "sessions",
+          id: wallet,
+          problem: `the next page's cursor ${page.next} repeats the one asked for`,
+        });
       cursor = page.next;
     }
   }
