@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <name>`: runs one benchmark, prints its figures beside a baseline
- * measured in the same run, and writes them to bench/results/<name>.json.
+ * measured in the same run, and writes them to bench/results/<name>.json (sync: one file
+ * per engine, sync-<engine>.json).
  *
  * `npm run bench` (no name): runs every benchmark, in quick mode unless `--full`, and
  * writes bench/results/<date>.json (all figures) and bench/results/<date>.md (each
@@ -31,6 +32,8 @@ interface Bench {
   /** Arguments that make the quick mode of `npm run bench` (no name). */
   readonly quick: readonly string[];
   readonly summary: (f: Figures) => SummaryRow[];
+  /** The results file's name when one run measures one of several variants (default: the bench's). */
+  readonly file?: (f: Figures) => string;
 }
 
 // Figures are read loosely: a missing one shows as "n/a" instead of failing the run.
@@ -106,6 +109,8 @@ const BENCHES: Record<string, Bench> = {
   },
   sync: {
     run: syncBench,
+    // One file per engine: a PGlite run must not overwrite the PostgreSQL figures.
+    file: (f) => `sync-${String(f.engine)}`,
     quick: ["--sessions=40", "--per-session=250"],
     summary: (f) => [
       {
@@ -159,11 +164,12 @@ async function main(): Promise<void> {
     process.argv = argv;
     results[name] = { figures, seconds: Math.round((performance.now() - t0) / 1000) };
     if (!all) {
-      const file = join(here, "results", `${name}.json`);
+      const base = bench.file?.(figures) ?? name;
+      const file = join(here, "results", `${base}.json`);
       mkdirSync(dirname(file), { recursive: true });
       const result = { bench: name, at: new Date().toISOString(), machine: machine(), figures };
       writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-      console.log(`written to bench/results/${name}.json`);
+      console.log(`written to bench/results/${base}.json`);
     }
   }
   if (!all) return;

@@ -8,6 +8,8 @@
  *
  *   npm run bench -- sync [--engine=postgres|pglite] [--sessions=200] [--per-session=500]
  *     [--concurrency=16] [--workers=2] [--page=1000] [--revocations=5]
+ *
+ * Results go to bench/results/sync-<engine>.json (one file per engine).
  */
 import { sign } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";

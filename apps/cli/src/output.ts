@@ -144,7 +144,13 @@ function hintFor(e: ProtocolError): string {
     case ErrorCode.WRITE_OUTCOME_UNKNOWN:
       return "the node did not answer in time; `sesame flush` sends the same signed action again (safe: it is stored at most once)";
     case ErrorCode.UNAUTHORIZED_REQUEST:
-      return "reading direct messages needs a live session with the dm scope";
+      return String(c.reason ?? "").includes("own host")
+        ? "the node takes peer changes and `sync` only from its own host: run the command there (--node http://127.0.0.1:PORT)"
+        : "reading direct messages needs a live session with the dm scope";
+    case ErrorCode.INVALID_FIELD:
+      return String(c.reason ?? "").includes("configured")
+        ? "this peer comes from the node's configuration (SESAME_PEERS or --peer): restart the node without it"
+        : `check ${String(c.field)}: ${String(c.reason)}`;
     default:
       return `see docs/PROTOCOL.md, error ${e.code}`;
   }

@@ -46,6 +46,7 @@ describe("sesame sync and sesame peers", () => {
   const nodes: SesameNode[] = [];
   let a = "";
   let b = "";
+  let c = "";
 
   beforeAll(async () => {
     const start = async (peers: string[], intervalMs: number) => {
@@ -64,6 +65,8 @@ describe("sesame sync and sesame peers", () => {
     a = await start([], 1000);
     // b pulls a only rarely by itself: `sesame sync` makes it pull now.
     b = await start([a], 3_600_000);
+    // c starts with no peers: the CLI adds and removes them.
+    c = await start([], 3_600_000);
   }, 60_000);
 
   afterAll(async () => {
@@ -111,4 +114,48 @@ describe("sesame sync and sesame peers", () => {
     const unreachable = await sesame(["--node", "http://127.0.0.1:1", "peers"]);
     expect(unreachable.code).toBe(3);
   }, 60_000);
+
+  it("peers add and remove change a running node's peers; sync prints progress lines without a terminal; refusals print code and hint", async () => {
+    const bob = await session(a, "bob-cli-peers");
+    for (let i = 0; i < 3; i++) await accept(a, bob.sign("post", postBody(`bob ${i}`)));
+    const added = await sesame(["--node", c, "--json", "peers", "add", a]);
+    expect(added.code, added.stderr).toBe(0);
+    const list = JSON.parse(added.stdout) as { peers: { url: string; configured: boolean }[] };
+    expect(list.peers).toEqual([expect.objectContaining({ url: a, configured: false })]);
+
+    // stdout and stderr are pipes here: progress comes as lines on stderr, the table on stdout.
+    const synced = await sesame(["--node", c, "sync", "--timeout", "60"]);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stderr).toMatch(/^sync: pulling 1 peer\(s\), \d+ log entries behind$/m);
+    expect(synced.stderr).toMatch(/^sync: \d+\/\d+ log entries applied in \d+ ms$/m);
+    expect(synced.stdout).toMatch(/in sync with 1 peer/);
+    const feed = (await (await fetch(`${c}/v1/feed`)).json()) as {
+      items: { id: string }[];
+    };
+    expect(feed.items.length).toBeGreaterThanOrEqual(3);
+
+    const removed = await sesame(["--node", c, "peers", "remove", a]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(/no longer pulling/);
+    // Not pulled any more: an unknown peer now, refused with its code and a hint.
+    const again = await sesame(["--node", c, "peers", "remove", a]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/error 6001 NOT_FOUND/);
+    expect(again.stderr).toMatch(/hint: /);
+    // b pulls a by configuration: it cannot be removed at run time.
+    const configured = await sesame(["--node", b, "peers", "remove", a]);
+    expect(configured.code).toBe(1);
+    expect(configured.stderr).toMatch(/error 1002 INVALID_FIELD/);
+    expect(configured.stderr).toMatch(/hint: .*restart the node without it/);
+    const bad = await sesame(["--node", c, "--json", "peers", "add", "ftp://example.org"]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, error: { code: 1002 } });
+
+    const help = await sesame(["--help"]);
+    expect(help.stdout).toMatch(/^\s+peers\b/m);
+    expect(help.stdout).toMatch(/^\s+sync\b/m);
+    const peersHelp = await sesame(["peers", "--help"]);
+    expect(peersHelp.stdout).toMatch(/^\s+add <url>/m);
+    expect(peersHelp.stdout).toMatch(/^\s+remove <url>/m);
+  }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { isErrorCode, ProtocolError } from "@sesame/protocol";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import type { Context } from "../context.js";
@@ -21,6 +22,8 @@ interface PeerStatus {
   readonly lastPullAt: number | null;
   readonly lastOkAt: number | null;
   readonly lastError: string | null;
+  readonly rounds?: number;
+  readonly configured?: boolean;
 }
 
 interface PeersReply {
@@ -28,12 +31,19 @@ interface PeersReply {
   readonly peers: PeerStatus[];
 }
 
-async function call(ctx: Context, method: string, path: string): Promise<PeersReply> {
+async function call(
+  ctx: Context,
+  method: string,
+  path: string,
+  body: unknown = {},
+): Promise<PeersReply> {
   let res: Response;
   try {
     res = await fetch(`${ctx.nodeUrl}${path}`, {
       method,
-      ...(method === "POST" ? { headers: { "content-type": "application/json" }, body: "{}" } : {}),
+      ...(method === "GET"
+        ? {}
+        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
     });
   } catch (e) {
     throw new CliError(
@@ -42,9 +52,25 @@ async function call(ctx: Context, method: string, path: string): Promise<PeersRe
       "is the node running? Start one with `sesame node start`, or pass --node URL",
     );
   }
-  if (res.status !== 200)
-    throw new CliError(EXIT.REFUSED, `${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+  if (res.status !== 200 && res.status !== 201) throw await refusal(res, `${method} ${path}`);
   return (await res.json()) as PeersReply;
+}
+
+/** A non-2xx answer as an error the CLI prints with its code and a hint. */
+async function refusal(res: Response, what: string): Promise<Error> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { code?: unknown; context?: unknown };
+    if (isErrorCode(body.code) && typeof body.context === "object" && body.context !== null)
+      return new ProtocolError(body.code, body.context as never);
+  } catch {
+    // Not the node's JSON (a proxy's page): said as it is below.
+  }
+  return new CliError(
+    EXIT.REFUSED,
+    `${what}: HTTP ${res.status} ${text.slice(0, 200)}`,
+    "is --node the Sesame node itself (not a proxy or another service)?",
+  );
 }
 
 function codes(p: PeerStatus): string {
@@ -62,12 +88,12 @@ function state(p: PeerStatus, now: number): string {
 
 function peersTable(reply: PeersReply): string {
   if (reply.peers.length === 0)
-    return "this node has no peers (start it with SESAME_PEERS=url,url or `sesame node start --peer url`)";
+    return "this node has no peers (add one with `sesame peers add URL`, or start it with SESAME_PEERS=url,url or `sesame node start --peer url`)";
   const now = Date.now();
   return table(
     ["peer", "cursor", "head", "accepted", "duplicates", "refused by code", "last pull", "state"],
     reply.peers.map((p) => [
-      p.url,
+      p.configured === false ? `${p.url} ${dim("(added)")}` : p.url,
       String(p.cursor),
       String(p.head),
       String(p.accepted),
@@ -80,17 +106,37 @@ function peersTable(reply: PeersReply): string {
 }
 
 export function syncCommands(program: Command): void {
-  program
+  const peers = program
     .command("peers")
-    .description("the peers the node pulls: cursor, head, counts, refusals by error code, backoff")
+    .description(
+      "the peers the node pulls: cursor, head, counts, refusals by error code, backoff; add or remove one",
+    )
     .addHelpText(
       "after",
-      "\nA node's peers are set when it starts (SESAME_PEERS, or `sesame node start --peer URL`).",
+      "\nPeers set when the node starts (SESAME_PEERS, or `sesame node start --peer URL`) stay until\nit restarts without them; `peers add` and `peers remove` change the list of a running node and\nare kept across its restarts. The node answers those two only on its own host (loopback).",
     )
     .action(
       action<[], Record<string, never>>(async (ctx) => {
         const reply = await call(ctx, "GET", "/v1/peers");
         ctx.out.result(reply, () => peersTable(reply));
+      }),
+    );
+  peers
+    .command("add <url>")
+    .description("make the node pull this peer's log from now on (kept across restarts)")
+    .action(
+      action<[string], Record<string, never>>(async (ctx, _o, url) => {
+        const reply = await call(ctx, "POST", "/v1/peers", { url });
+        ctx.out.result(reply, () => `${peersTable(reply)}\n${green(`pulling ${url}`)}`);
+      }),
+    );
+  peers
+    .command("remove <url>")
+    .description("stop pulling a peer added with `peers add` (a configured one stays)")
+    .action(
+      action<[string], Record<string, never>>(async (ctx, _o, url) => {
+        const reply = await call(ctx, "DELETE", "/v1/peers", { url });
+        ctx.out.result(reply, () => `${peersTable(reply)}\n${green(`no longer pulling ${url}`)}`);
       }),
     );
 
@@ -128,6 +174,16 @@ export function syncCommands(program: Command): void {
               cliProgress.Presets.shades_classic,
             )
           : undefined;
+        // Without a terminal (a log, a pipe): a plain line now and then instead of a bar.
+        const lines = !ctx.out.json && !show;
+        let lastLine = "";
+        let lastLineAt = 0;
+        const line = (text: string, force = false) => {
+          if (!lines || text === lastLine || (!force && Date.now() - lastLineAt < 1000)) return;
+          process.stderr.write(`${text}\n`);
+          lastLine = text;
+          lastLineAt = Date.now();
+        };
         const progress = (r: PeersReply) => {
           let done = 0;
           let total = 0;
@@ -140,15 +196,19 @@ export function syncCommands(program: Command): void {
         };
         const begin = progress(first);
         bar?.start(Math.max(1, begin.total), 0, { rate: "0" });
+        line(
+          `sync: pulling ${first.peers.length} peer(s), ${begin.total} log entries behind`,
+          true,
+        );
         let reply = first;
         const deadline = asked + o.timeout * 1000;
         for (;;) {
           reply = await call(ctx, "GET", "/v1/peers");
           const { done, total } = progress(reply);
           bar?.setTotal(Math.max(1, total));
-          bar?.update(done, {
-            rate: (done / Math.max(0.001, (Date.now() - asked) / 1000)).toFixed(0),
-          });
+          const rate = (done / Math.max(0.001, (Date.now() - asked) / 1000)).toFixed(0);
+          bar?.update(done, { rate });
+          line(`sync: ${done}/${total} log entries applied, ${rate}/s`);
           // In sync: every peer pulled since we asked, and nothing left behind its head.
           const fresh = reply.peers.every((p) => (p.lastPullAt ?? 0) >= asked);
           if (fresh && reply.peers.every((p) => p.lag === 0 || p.lastError !== null)) break;
@@ -156,6 +216,11 @@ export function syncCommands(program: Command): void {
           await new Promise((r) => setTimeout(r, 200));
         }
         bar?.stop();
+        const end = progress(reply);
+        line(
+          `sync: ${end.done}/${end.total} log entries applied in ${Date.now() - asked} ms`,
+          true,
+        );
         const behind = reply.peers.filter((p) => p.lag > 0 || p.lastError !== null);
         if (behind.some((p) => p.lastError?.startsWith("8001") === true))
           status.exit = EXIT.UNREACHABLE;
