@@ -193,9 +193,14 @@ const MIGRATIONS: Record<string, Migration> = {
       // - the global feed: visible posts by log id (no reply or reaction rows to skip);
       // - a post's visible reply count (parent = id AND kind = 'reply' AND NOT hidden);
       // - a post's active reactions by kind: read in reaction order, no sort, and only the
-      //   index once the table is vacuumed (index-only scan).
+      //   index once the table is vacuumed (index-only scan);
+      // - a wallet's visible posts by log id: its posts page, the following feed's per-wallet
+      //   ranges, and the profile's post count (index-only once vacuumed).
       await sql`
         CREATE INDEX actions_visible_posts_log ON actions (log_id)
+        WHERE kind = 'post' AND NOT hidden`.execute(db);
+      await sql`
+        CREATE INDEX actions_visible_posts_wallet ON actions (wallet, log_id)
         WHERE kind = 'post' AND NOT hidden`.execute(db);
       await sql`
         CREATE INDEX actions_visible_replies_parent ON actions (parent)

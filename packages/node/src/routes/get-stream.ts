@@ -23,7 +23,7 @@ export function getStream(app: App, ctx: NodeContext): void {
         summary:
           "Server-sent events of everything accepted (actions, grants, revocations, equivocations)",
         description:
-          "Each event's `id` is its log id and its `event` the type. Reconnect with `Last-Event-ID` (or `?after=`) to resume exactly after the last event seen. A revocation event's `hidden` lists the actions it hid (compromised since T): remove them. A reader that stays too far behind is disconnected and resumes by `Last-Event-ID`.",
+          "Each event's `id` is its log id and its `event` the type. Reconnect with `Last-Event-ID` (or `?after=`) to resume exactly after the last event seen: 1 to 16 decimal digits (anything else is refused with 1002; an empty one counts as absent); a log id beyond the newest is clamped to it. A revocation event's `hidden` lists the actions it hid (compromised since T): remove them. A reader that stays too far behind is disconnected and resumes by `Last-Event-ID`.",
         querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }),
       },
     },
