@@ -94,6 +94,37 @@ export interface ActiveSession {
   readonly record: SessionRecord;
 }
 
+/**
+ * Where `autoRenew()` keeps its timer: the real `setTimeout` by default; tests pass one
+ * they run by hand. `set` returns a handle `clear` takes.
+ */
+export interface RenewScheduler {
+  set(run: () => Promise<void>, delayMs: number): unknown;
+  clear(handle: unknown): void;
+}
+
+/** The longest delay `setTimeout` keeps (about 24.8 days); longer waits are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const REAL_SCHEDULER: RenewScheduler = {
+  set(run, delayMs) {
+    const handle = setTimeout(() => void run(), delayMs);
+    (handle as { unref?: () => void }).unref?.();
+    return handle;
+  },
+  clear(handle) {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+};
+
+export interface AutoRenewOptions {
+  readonly scheduler?: RenewScheduler;
+  /** Told of each renewal (the new session). */
+  readonly onRenewed?: (session: ActiveSession) => void;
+  /** Told when a renewal failed or was declined; that session is not asked about again. */
+  readonly onError?: (error: unknown) => void;
+}
+
 export interface SessionManagerOptions {
   readonly store: SessionStore;
   readonly api: NodeApi;
@@ -165,6 +196,7 @@ function bytesToBase64(bytes: Uint8Array): string {
  */
 export class SessionManager {
   #wallet: Wallet | (() => Wallet) | undefined;
+  #renewing: Promise<ActiveSession> | undefined;
   readonly #clock: () => number;
   readonly #random: (n: number) => Uint8Array;
 
@@ -449,8 +481,62 @@ export class SessionManager {
     return await this.start(live === undefined ? policy : union(live.grant, policy), onGrant);
   }
 
-  /** A fresh session with the same permissions and duration (one prompt). */
-  async renew(onGrant?: GrantHook): Promise<ActiveSession> {
+  /**
+   * Renews this device's session when it enters its renew window (`renewBeforeMs`,
+   * `renewFraction`), with one wallet prompt, then waits for the new session's window:
+   * an app calls it once after `start()` or `resume()`. Nothing is asked when there is no
+   * live session or no wallet. A declined or failed renewal is reported to `onError`
+   * and not asked again for that session (it acts until it ends). Returns `stop`.
+   */
+  autoRenew(options: AutoRenewOptions = {}): () => void {
+    const scheduler = options.scheduler ?? REAL_SCHEDULER;
+    let handle: unknown;
+    let stopped = false;
+    const arm = async (): Promise<void> => {
+      if (stopped) return;
+      const session = await this.resume();
+      if (session === undefined || stopped) return;
+      const due = session.grant.expirationTime - this.renewWindowMs(session.grant);
+      const delay = Math.min(Math.max(0, due - this.#clock()), MAX_TIMER_MS);
+      handle = scheduler.set(async () => {
+        handle = undefined;
+        if (stopped) return;
+        const current = await this.resume();
+        // Replaced meanwhile (an action renewed it, or the app did): wait for the new one.
+        if (current === undefined || current.grantId !== session.grantId) return await arm();
+        if (!this.renewalDue(current)) return await arm();
+        if (!this.canPrompt) return;
+        let renewed: ActiveSession;
+        try {
+          renewed = await this.renew();
+        } catch (e) {
+          options.onError?.(e);
+          return;
+        }
+        options.onRenewed?.(renewed);
+        await arm();
+      }, delay);
+    };
+    void arm().catch((e: unknown) => options.onError?.(e));
+    return () => {
+      stopped = true;
+      if (handle !== undefined) scheduler.clear(handle);
+      handle = undefined;
+    };
+  }
+
+  /**
+   * A fresh session with the same permissions and duration (one prompt). Calls that
+   * overlap (the renew timer and an action in the window) share one renewal: one prompt.
+   */
+  renew(onGrant?: GrantHook): Promise<ActiveSession> {
+    this.#renewing ??= this.#renewOnce(onGrant).finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  async #renewOnce(onGrant?: GrantHook): Promise<ActiveSession> {
     // The permissions of the session this device holds, live or expired (its keys may be
     // gone: renewing needs only its grant).
     const record = await this.options.store.getRecord(this.slot);

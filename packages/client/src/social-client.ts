@@ -153,6 +153,8 @@ export class SocialClient {
   #retryAttempt = 0;
   #heldBy: Error | undefined;
   #renewing: Promise<ActiveSession> | undefined;
+  /** Scopes whose first queued action was held back: it goes alone until it passes. */
+  readonly #blockedScopes = new Set<Scope>();
   /** Sessions this client already replaced: a late reader of the old one does not renew again. */
   readonly #renewedFrom = new Set<string>();
 
@@ -356,8 +358,38 @@ export class SocialClient {
     /** When the node's refusal says the session was revoked (4007 carries the time). */
     let revokedAt: number | undefined;
     let held: Error | undefined;
+    /**
+     * Scopes with an action held back in this flush (4003, or a transient refusal of that
+     * one action): later actions of the same scope stay queued behind it, unsent, so a
+     * scope's actions are accepted in the order they were signed. Other scopes go on.
+     */
+    const heldScopes = new Map<Scope, Error>();
+    const blocked = this.#blockedScopes;
     while (outbox.length > 0) {
-      const batch = takeBatch(outbox);
+      for (let i = 0; i < outbox.length; ) {
+        const action = outbox[i] as SignedAction;
+        const blocker = heldScopes.get(SCOPE_OF_KIND[action.payload.kind]);
+        if (blocker === undefined) {
+          i++;
+          continue;
+        }
+        outbox.splice(i, 1);
+        this.#record(action, { kind: "held", error: blocker });
+      }
+      if (outbox.length === 0) break;
+      // A scope held back last time sends only its first action until that one passes.
+      const firsts = new Set<Scope>();
+      const sendable = outbox.filter((a) => {
+        const scope = SCOPE_OF_KIND[a.payload.kind];
+        if (!blocked.has(scope)) return true;
+        if (firsts.has(scope)) return false;
+        firsts.add(scope);
+        return true;
+      });
+      const batch = takeBatch(sendable);
+      const taken = new Set(batch);
+      for (let i = outbox.length - 1; i >= 0; i--)
+        if (taken.has(outbox[i] as SignedAction)) outbox.splice(i, 1);
       let outcomes: Outcome[];
       try {
         outcomes = toOutcomes(await api.postActions(batch));
@@ -393,10 +425,14 @@ export class SocialClient {
         this.#record(action, outcome);
         // Held back (over the hourly rate, or a transient failure of this one action): it
         // stays in the outbox and is tried again later.
+        const scope = SCOPE_OF_KIND[action.payload.kind];
         if (outcome.kind === "held") {
           held = outcome.error;
+          heldScopes.set(scope, outcome.error);
+          blocked.add(scope);
           continue;
         }
+        if (!heldScopes.has(scope)) blocked.delete(scope);
         // Accepted, a duplicate, or refused for good (revoked, over a cap): out of the outbox.
         await store.dequeue(session.slot, action.signature);
         done++;

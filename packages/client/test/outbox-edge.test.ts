@@ -8,9 +8,16 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { SignedAction } from "@sesame/protocol";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ErrorCode, isClientError, isProtocolError, type SesameClientError } from "../src/index.js";
+import {
+  ErrorCode,
+  isClientError,
+  isProtocolError,
+  NodeApi,
+  type SesameClientError,
+} from "../src/index.js";
 import { FileSessionStore } from "../src/node.js";
 import { policy, startTestNode, type TestNode, testClient } from "./helpers.js";
 
@@ -190,6 +197,63 @@ describe("outbox: OVER_RATE holds the action back instead of dropping it", () =>
     expect((await rows(node, s.grantId)).map((x) => x.id).at(-1)).toBe(held.id);
     expect((await c.manager.list())[0]?.used).toEqual({ post: 3 });
     expect(c.social.pendingAnswers).toBe(0);
+  });
+});
+
+/** The real HTTP client, also noting which signed actions it sent. */
+class RecordingApi extends NodeApi {
+  readonly sent: string[] = [];
+  override async postActions(actions: readonly SignedAction[]) {
+    this.sent.push(...actions.map((a) => a.signature));
+    return await super.postActions(actions);
+  }
+}
+
+describe("outbox: per-scope order behind an action held as over the rate", () => {
+  it("a post held with 4003 holds later posts, unsent, but not a follow; each is delivered once, in order", async () => {
+    const api = new RecordingApi(node.url);
+    const c = testClient(node.url, { api, retry: false });
+    const s = await c.manager.start(
+      policy(["post", "follow"], { post: { perHour: 1 } }, 3 * 3_600_000),
+    );
+    const outbox = async () =>
+      ((await c.store.getRecord(s.slot))?.outbox ?? []).map((a) => a.signature);
+    try {
+      const p1 = await c.social.post("p1");
+      expect(p1.status).toBe("accepted");
+      const p2 = await c.social.post("p2, over the rate");
+      expect(p2.status).toBe("queued");
+      // Another scope is not held behind the post: sent (after p2, again held) and accepted.
+      const f = await c.social.follow(testClient(node.url).address);
+      expect(f.status).toBe("accepted");
+      const [p2sig] = await outbox();
+      const p3 = await c.social.post("p3, behind p2");
+      expect(p3.status).toBe("queued");
+      if (p3.status !== "queued") throw new Error("unreachable");
+      expect(isProtocolError(p3.error, ErrorCode.OVER_RATE)).toBe(true);
+      const [, p3sig] = await outbox();
+      expect(await outbox()).toEqual([p2sig, p3sig]);
+      // p3 never left this device while p2 was held: the node did not see it at all.
+      expect(api.sent).not.toContain(p3sig);
+      expect(api.sent.filter((x) => x === p2sig).length).toBe(3);
+
+      // An hour later p2 goes first and is accepted; p3 is now the one over the rate.
+      node.offset = 61 * 60_000;
+      expect(await c.social.flush()).toBe(1);
+      expect(await outbox()).toEqual([p3sig]);
+      node.offset = 122 * 60_000;
+      expect(await c.social.flush()).toBe(1);
+      expect(await outbox()).toEqual([]);
+      expect(await c.social.flush()).toBe(0);
+    } finally {
+      node.offset = 0;
+      c.social.close();
+    }
+    // Each stored once: p1 (seq 1), the follow (seq 3), then p2 (seq 2) and p3 (seq 4),
+    // so the posts were accepted in the order they were signed (ordinals 1, 2, 3).
+    const stored = await rows(node, s.grantId);
+    expect(stored.map((x) => x.seq)).toEqual([1, 3, 2, 4]);
+    expect(stored.filter((x) => x.seq !== 3).map((x) => x.ord)).toEqual([1, 2, 3]);
   });
 });
 

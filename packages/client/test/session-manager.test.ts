@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCode, isProtocolError, ProtocolError, parseRevocationText } from "@sesame/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   IndexedDbSessionStore,
   isClientError,
@@ -253,6 +253,107 @@ describe("renewal before expiry", () => {
         [first.grantId]: { post: 1 },
         [current?.grantId as string]: { post: 6 },
       });
+    } finally {
+      node.offset = 0;
+    }
+  });
+
+  it("autoRenew() renews on its timer in the window with ONE prompt, then waits for the new session's window", async () => {
+    let now = Date.now();
+    const c = testClient(node.url, { clock: () => now, renewBeforeMs: 5 * 60_000 });
+    const first = await c.manager.start(policy(["post"], {}, 3_600_000));
+    // A scheduler the test runs by hand: what was armed, for how long.
+    const timers: { run: () => Promise<void>; delayMs: number; cleared: boolean }[] = [];
+    const scheduler = {
+      set(run: () => Promise<void>, delayMs: number) {
+        const t = { run, delayMs, cleared: false };
+        timers.push(t);
+        return t;
+      },
+      clear(t: unknown) {
+        (t as { cleared: boolean }).cleared = true;
+      },
+    };
+    const renewed: string[] = [];
+    const errors: unknown[] = [];
+    const stop = c.manager.autoRenew({
+      scheduler,
+      onRenewed: (s) => renewed.push(s.grantId),
+      onError: (e) => errors.push(e),
+    });
+    await vi.waitFor(() => expect(timers.length).toBe(1));
+    // Armed for the start of the 5-minute window: 55 minutes from now.
+    expect(timers[0]?.delayMs).toBe(55 * 60_000);
+    expect(c.prompts()).toBe(1);
+    now += 55 * 60_000;
+    node.offset = 55 * 60_000;
+    try {
+      await timers[0]?.run();
+      expect(c.prompts()).toBe(2);
+      const current = await c.manager.resume();
+      expect(current?.grantId).not.toBe(first.grantId);
+      expect(renewed).toEqual([current?.grantId]);
+      // The next timer waits for the new session's window; an action now asks nothing.
+      expect(timers.length).toBe(2);
+      expect(timers[1]?.delayMs).toBe(55 * 60_000);
+      expect((await c.social.post("after the timer renewed")).status).toBe("accepted");
+      expect(c.prompts()).toBe(2);
+      expect(errors).toEqual([]);
+    } finally {
+      node.offset = 0;
+      stop();
+    }
+    expect(timers[1]?.cleared).toBe(true);
+  });
+
+  it("autoRenew(): a declined renewal is reported once and not asked again; the timer and an action share one prompt", async () => {
+    let now = Date.now();
+    const wallet = newWalletFile();
+    const c = testClient(node.url, { wallet, clock: () => now, renewBeforeMs: 5 * 60_000 });
+    await c.manager.start(policy(["post"], {}, 3_600_000));
+    const timers: (() => Promise<void>)[] = [];
+    const scheduler = {
+      set: (run: () => Promise<void>) => timers.push(run),
+      clear: () => {},
+    };
+    const errors: unknown[] = [];
+    let declined = 0;
+    c.manager.autoRenew({ scheduler, onError: (e) => errors.push(e) });
+    await vi.waitFor(() => expect(timers.length).toBe(1));
+    now += 56 * 60_000;
+    node.offset = 56 * 60_000;
+    try {
+      // The timer fires while an action in the window renews too: one renewal, one prompt.
+      await Promise.all([timers[0]?.(), c.social.post("racing the timer")]);
+      expect(c.prompts()).toBe(2);
+      // The renewed session's wallet now refuses (declined): reported, nothing more armed.
+      const declining = new SessionManager({
+        store: c.store,
+        api: c.api,
+        walletAddress: wallet.address,
+        app: app("test device"),
+        clock: () => now,
+        renewBeforeMs: 5 * 60_000,
+        wallet: {
+          address: wallet.address,
+          signMessage: async () => {
+            declined++;
+            throw new Error("the person declined");
+          },
+          signTransactions: async () => {
+            throw new Error("the person declined");
+          },
+        },
+      });
+      now += 56 * 60_000;
+      node.offset = 112 * 60_000;
+      const before = timers.length;
+      declining.autoRenew({ scheduler, onError: (e) => errors.push(e) });
+      await vi.waitFor(() => expect(timers.length).toBe(before + 1));
+      await timers.at(-1)?.();
+      expect(errors.length).toBe(1);
+      expect(declined).toBe(1);
+      expect(timers.length).toBe(before + 1);
     } finally {
       node.offset = 0;
     }
