@@ -7,8 +7,11 @@ import {
   type DmBody,
   type DmCopy,
   type EncryptionPublicKey,
+  ErrorCode,
   fromBase58,
   fromBase64url,
+  isSmallOrderX25519,
+  ProtocolError,
   toBase58,
   toBase64url,
   utf8,
@@ -32,6 +35,12 @@ function bindings(from: WalletAddress, to: WalletAddress, messageId: Uint8Array)
   return concatBytes(LABEL, fromBase58(from, "from"), fromBase58(to, "to"), messageId);
 }
 
+/** An X25519 key of small order gives a shared secret anyone can guess: 2003. */
+function refuseSmallOrder(key: Uint8Array): void {
+  if (isSmallOrderX25519(key))
+    throw new ProtocolError(ErrorCode.SMALL_ORDER_PUBLIC_KEY, { publicKey: toBase58(key) });
+}
+
 function derive(
   shared: Uint8Array,
   ephemeral: Uint8Array,
@@ -47,7 +56,10 @@ export interface DmPlaintext {
   readonly text: string;
 }
 
-/** Encrypts `message` once per recipient encryption key; `random` supplies fresh bytes. */
+/**
+ * Encrypts `message` once per recipient encryption key; `random` supplies fresh bytes.
+ * A small-order recipient key is refused (2003 SMALL_ORDER_PUBLIC_KEY).
+ */
 export function encryptDm(
   from: WalletAddress,
   to: WalletAddress,
@@ -60,6 +72,7 @@ export function encryptDm(
   const plaintext = utf8(JSON.stringify({ text: message.text }));
   const copies: DmCopy[] = [...new Set(recipients)].map((key) => {
     const recipient = fromBase58(key, "recipient");
+    refuseSmallOrder(recipient);
     const secret = random(32);
     const ephemeral = x25519.getPublicKey(secret);
     const { key: k, nonce } = derive(
@@ -81,7 +94,8 @@ export function encryptDm(
 /**
  * Opens the copy made for `keys` (a session's encryption key). Returns undefined when
  * no copy is for this session; throws when a copy is for it but does not authenticate
- * (tampered, or bound to another sender, recipient or message).
+ * (tampered, or bound to another sender, recipient or message), and refuses a copy whose
+ * ephemeral key, or a session whose own encryption key, is of small order (2003).
  */
 export async function decryptDm(
   from: WalletAddress,
@@ -92,6 +106,8 @@ export async function decryptDm(
   if (copy === undefined) return undefined;
   const info = bindings(from, body.to, fromBase58(body.messageId, "messageId"));
   const ephemeral = fromBase58(copy.ephemeral, "ephemeral");
+  refuseSmallOrder(ephemeral);
+  refuseSmallOrder(fromBase58(keys.encryptionKey, "encryptionKey"));
   const shared = await keys.agree(ephemeral);
   const { key, nonce } = derive(
     shared,

@@ -17,6 +17,7 @@ import {
   toBase58,
   utf8,
   type WalletAddress,
+  X25519_SMALL_ORDER_ENCODINGS,
 } from "@sesame/protocol";
 import { type EmbeddedChain, sendTip, startSession } from "@sesame/solana";
 import { type Address, createKeyPairSignerFromPrivateKeyBytes } from "@solana/kit";
@@ -138,6 +139,9 @@ function nonCanonical(signature: string): string {
 /** The identity point: a small-order public key that "verifies" many signatures on lax verifiers. */
 const SMALL_ORDER_KEY = toBase58(Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)));
 
+/** An X25519 point of order 8: a DM encrypted to it has a shared secret anyone can guess. */
+const SMALL_ORDER_X25519_KEY = toBase58(X25519_SMALL_ORDER_ENCODINGS[3] as Uint8Array);
+
 /** A key that signs with `signer`'s secret but claims `address`. */
 function impostor(signer: TestKey, address: string): TestKey {
   return { ...signer, address };
@@ -209,6 +213,18 @@ const ATTACKS: readonly Attack[] = [
         "/v1/grants",
         grantBody(makeGrant("mallory", "m-sok", { sessionKey: SMALL_ORDER_KEY })),
       ),
+    expect: refused(ErrorCode.SMALL_ORDER_PUBLIC_KEY),
+  },
+  {
+    name: "grant naming a small-order X25519 encryption key",
+    send: (w) => {
+      const f = makeGrant("mallory", "m-soenc");
+      const line = `Encryption Key: ${f.grant.encryptionKey}`;
+      const text = f.text.replace(line, `Encryption Key: ${SMALL_ORDER_X25519_KEY}`);
+      expect(text).not.toBe(f.text);
+      // Signed by the wallet it names: only the key is wrong.
+      return post(w.url, "/v1/grants", { text, signature: toBase58(f.wallet.sign(utf8(text))) });
+    },
     expect: refused(ErrorCode.SMALL_ORDER_PUBLIC_KEY),
   },
   {

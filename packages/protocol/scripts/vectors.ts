@@ -63,6 +63,7 @@ import {
   verifyGrant,
   verifyRevocation,
   verifySignedRequest,
+  X25519_SMALL_ORDER_ENCODINGS,
 } from "../src/index.js";
 import {
   DAY,
@@ -1279,6 +1280,30 @@ function invalidCases(): InvalidCase[] {
         text: makeGrant("alice", "alice-session-1", { wallet: toBase58(bigintToLe(P + 2n)) }).text,
         signature: fullGrant.signature,
       }),
+    );
+  }
+  {
+    // Signed by alice's wallet: only the encryption key is wrong (makeGrant would refuse
+    // to build it, so the line is replaced in a valid text, which is then signed).
+    const withEncryptionKey = (key: Uint8Array) => {
+      const f = makeGrant("alice", "alice-session-1");
+      const line = `Encryption Key: ${f.grant.encryptionKey}`;
+      if (!f.text.includes(line)) throw new Error("no encryption key line");
+      return signText(alice, f.text.replace(line, `Encryption Key: ${toBase58(key)}`));
+    };
+    add(
+      "grant-small-order-encryption-key",
+      "The X25519 encryption key is a point of order 8 (u = 5f9c95bc…): a DM encrypted to it has a shared secret anyone can guess.",
+      C.SMALL_ORDER_PUBLIC_KEY,
+      g(withEncryptionKey(X25519_SMALL_ORDER_ENCODINGS[3] as Uint8Array)),
+    );
+    const zeroHigh = Uint8Array.from(X25519_SMALL_ORDER_ENCODINGS[0] as Uint8Array);
+    zeroHigh[31] = 0x80;
+    add(
+      "grant-small-order-encryption-key-high-bit",
+      "The X25519 encryption key is u = 0 with bit 255 set, which X25519 ignores.",
+      C.SMALL_ORDER_PUBLIC_KEY,
+      g(withEncryptionKey(zeroHigh)),
     );
   }
   add(

@@ -1,4 +1,5 @@
 import { sha256 } from "@noble/hashes/sha2.js";
+import { isSmallOrderX25519 } from "./crypto/strict.js";
 import { fromBase58, toBase58, utf8, utf8Length } from "./encoding.js";
 import { describeValue, ErrorCode, ProtocolError } from "./errors.js";
 import {
@@ -167,6 +168,9 @@ export function validateGrant(input: unknown): Grant {
   const device = checkLine("device", g.device, GRANT_LIMITS.maxDeviceBytes);
   assertSessionPublicKey(g.sessionKey, "sessionKey");
   assertEncryptionPublicKey(g.encryptionKey, "encryptionKey");
+  // A DM encrypted to a small-order key has a shared secret anyone can guess.
+  if (isSmallOrderX25519(fromBase58(g.encryptionKey, "encryptionKey")))
+    throw new ProtocolError(ErrorCode.SMALL_ORDER_PUBLIC_KEY, { publicKey: g.encryptionKey });
 
   if (!Array.isArray(g.scopes) || g.scopes.length === 0)
     throw invalid("scopes", "must list at least one scope");

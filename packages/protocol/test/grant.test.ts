@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DAY, makeGrant, T0, testKey } from "../scripts/fixtures.js";
+import { X25519_SMALL_ORDER_ENCODINGS } from "../src/crypto/strict.js";
 import { fromUtf8, toBase58, utf8 } from "../src/encoding.js";
 import { ErrorCode } from "../src/errors.js";
 import {
@@ -633,6 +634,20 @@ describe("validateGrant", () => {
     expectCode(() => validateGrant("grant"), ErrorCode.INVALID_FIELD);
     expectCode(() => validateGrant(input({ version: 2 })), ErrorCode.UNSUPPORTED_VERSION);
     expectCode(() => validateGrant(input({ version: "1" })), ErrorCode.UNSUPPORTED_VERSION);
+  });
+
+  it("refuses a small-order X25519 encryption key in any encoding with 2003", () => {
+    for (const entry of X25519_SMALL_ORDER_ENCODINGS) {
+      const high = Uint8Array.from(entry);
+      high[31] = (high[31] as number) | 0x80;
+      for (const key of [entry, high]) {
+        const e = expectCode(
+          () => validateGrant(input({ encryptionKey: toBase58(key) })),
+          ErrorCode.SMALL_ORDER_PUBLIC_KEY,
+        );
+        expect(e.context).toEqual({ publicKey: toBase58(key) });
+      }
+    }
   });
 
   it("refuses hostile objects as version or scope with 1007 or 1002, not a TypeError", () => {

@@ -1,4 +1,4 @@
-import { ed25519 } from "@noble/curves/ed25519.js";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { testKey } from "../scripts/fixtures.js";
@@ -8,9 +8,11 @@ import {
   isCanonicalPointEncoding,
   isCanonicalScalar,
   isSmallOrderEncoding,
+  isSmallOrderX25519,
   SMALL_ORDER_ENCODINGS,
   verifyEd25519Strict,
   verifyEd25519StrictSync,
+  X25519_SMALL_ORDER_ENCODINGS,
 } from "../src/crypto/strict.js";
 import type { Ed25519Backend } from "../src/crypto/types.js";
 import { webEd25519 } from "../src/crypto/web-crypto.js";
@@ -390,5 +392,44 @@ describe("the node:crypto and WebCrypto backends", () => {
   it("are named", () => {
     expect(node.name).toBe("node:crypto");
     expect(web.name).toBe("WebCrypto");
+  });
+});
+
+describe("small-order X25519 keys", () => {
+  const X_TABLE = new Set(X25519_SMALL_ORDER_ENCODINGS.map(toHex));
+  const inverse = (a: bigint) => {
+    let [r, b, e] = [1n, ((a % P) + P) % P, P - 2n];
+    for (; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+    return r;
+  };
+
+  it("holds the u = (1 + y) / (1 - y) of every Ed25519 torsion point but the identity", () => {
+    for (const t of TORSION) {
+      const { y } = t.toAffine();
+      if (y === 1n) continue;
+      expect(X_TABLE.has(toHex(le32(((1n + y) * inverse(1n - y)) % P)))).toBe(true);
+    }
+    expect(X_TABLE.size).toBe(7);
+  });
+
+  it("recognises every entry, with bit 255 set too, and noble refuses to agree with it", () => {
+    const secret = x25519.utils.randomSecretKey();
+    for (const entry of X25519_SMALL_ORDER_ENCODINGS) {
+      const high = Uint8Array.from(entry);
+      high[31] = (high[31] as number) | 0x80;
+      for (const key of [entry, high]) {
+        expect(isSmallOrderX25519(key)).toBe(true);
+        expect(() => x25519.getSharedSecret(secret, key)).toThrow();
+      }
+    }
+  });
+
+  it("does not flag real keys", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
+        expect(isSmallOrderX25519(x25519.getPublicKey(seed))).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -68,6 +68,40 @@ export function isSmallOrderEncoding(publicKey: Uint8Array): boolean {
   return false;
 }
 
+/**
+ * X25519 public keys (u-coordinates, bit 255 cleared: RFC 7748 ignores it) of small
+ * order on the curve or its twist: 0, 1, p - 1, the two u of the order-8 points, and the
+ * non-canonical p, p + 1 (0 and 1 again). Any scalar times one of them gives a shared
+ * secret the other side cannot influence (0 or one of a handful), so an encryption key
+ * or DM ephemeral key among them is refused. The libsodium list; a test derives the
+ * order-8 u from the Ed25519 torsion points with @noble/curves.
+ */
+export const X25519_SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = [
+  filled(0x00, 0x00, 0x00), // u = 0: order 2
+  filled(0x01, 0x00, 0x00), // u = 1: order 4
+  Uint8Array.from([
+    0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+    0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
+  ]), // order 8
+  Uint8Array.from([
+    0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
+    0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57,
+  ]), // order 8
+  filled(0xec, 0xff, 0x7f), // u = p - 1: order 4 on the twist
+  filled(0xed, 0xff, 0x7f), // u = p (non-canonical 0)
+  filled(0xee, 0xff, 0x7f), // u = p + 1 (non-canonical 1)
+];
+
+/** True for an X25519 public key of small order, in any encoding (bit 255 ignored). */
+export function isSmallOrderX25519(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return false;
+  outer: for (const bad of X25519_SMALL_ORDER_ENCODINGS) {
+    for (let i = 0; i < 31; i++) if (publicKey[i] !== bad[i]) continue outer;
+    if (((publicKey[31] as number) & 0x7f) === bad[31]) return true;
+  }
+  return false;
+}
+
 /** y (the key with its sign bit cleared) is below p = 2^255 - 19. */
 export function isCanonicalPointEncoding(publicKey: Uint8Array): boolean {
   if (((publicKey[31] as number) & 0x7f) !== 0x7f) return true;
