@@ -381,6 +381,9 @@ export interface ServedSession {
   readonly revocation?: { readonly text: string; readonly signature: string };
 }
 
+/** Ties of `issuedAt` go by grant id in byte order, whatever the database's collation. */
+const GRANT_ID_BYTES = sql<string>`g.id COLLATE "C"`;
+
 /** A sessions page's cursor: `<issuedAt>:<grantId>` of the last session served. */
 export const SESSIONS_CURSOR = /^([0-9]{1,16}):([1-9A-HJ-NP-Za-km-z]{32,44})$/;
 
@@ -428,11 +431,15 @@ export async function sessionsOf(
     query = query.where((eb) =>
       eb.or([
         eb("g.issued_at", "<", issuedAt),
-        eb.and([eb("g.issued_at", "=", issuedAt), eb("g.id", ">", id)]),
+        eb.and([eb("g.issued_at", "=", issuedAt), eb(GRANT_ID_BYTES, ">", id)]),
       ]),
     );
   }
-  const rows = await query.orderBy("g.issued_at", "desc").orderBy("g.id").limit(limit).execute();
+  const rows = await query
+    .orderBy("g.issued_at", "desc")
+    .orderBy(GRANT_ID_BYTES)
+    .limit(limit)
+    .execute();
   const revocations = rows.some((r) => r.status === "revoked" && r.revoked_by === "revocation")
     ? await db
         .selectFrom("revocations")
