@@ -854,7 +854,8 @@ function Sessions(props: {
   const [version, setVersion] = useState(0);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` is the reload signal
   useEffect(() => {
-    void props.sesame.manager.list().then(setItems);
+    // Each grant (and a revoked one's revocation) verified against the wallet.
+    void props.sesame.social.sessions().then(setItems);
     void props.sesame.manager.resume().then((s) => setCurrent(s?.grantId ?? null));
   }, [props.sesame, props.tick, version]);
   const revoke = (grant?: string) =>

@@ -217,6 +217,61 @@ describe.skipIf(!browserTestsCanRun())("the web app in Chromium", () => {
     await shot(a, "3-resumed-after-reload");
   }, 60_000);
 
+  it("3b. the session keys in IndexedDB are non-extractable CryptoKeys: exportKey is refused", async () => {
+    const found = await a.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const open = indexedDB.open("sesame");
+        open.onsuccess = () => res(open.result);
+        open.onerror = () => rej(open.error);
+      });
+      const rows = await new Promise<Record<string, unknown>[]>((res, rej) => {
+        const req = db.transaction("keys").objectStore("keys").getAll();
+        req.onsuccess = () => res(req.result as Record<string, unknown>[]);
+        req.onerror = () => rej(req.error);
+      });
+      db.close();
+      const out: {
+        field: string;
+        isCryptoKey: boolean;
+        extractable: boolean;
+        type: string;
+        algorithm: string;
+        exports: string[];
+      }[] = [];
+      for (const row of rows) {
+        for (const [field, value] of Object.entries(row)) {
+          if (!(value instanceof CryptoKey)) continue;
+          const exports: string[] = [];
+          for (const format of ["pkcs8", "jwk", "raw"] as const) {
+            try {
+              await crypto.subtle.exportKey(format as "jwk", value);
+              exports.push(`${format}: exported`);
+            } catch (e) {
+              exports.push(`${format}: ${(e as Error).name}`);
+            }
+          }
+          out.push({
+            field,
+            isCryptoKey: true,
+            extractable: value.extractable,
+            type: value.type,
+            algorithm: value.algorithm.name,
+            exports,
+          });
+        }
+      }
+      return { rows: rows.length, keys: out };
+    });
+    // The live session's signing (Ed25519) and key-agreement (X25519) keys, at least.
+    expect(found.rows).toBeGreaterThanOrEqual(1);
+    expect(new Set(found.keys.map((k) => k.algorithm))).toEqual(new Set(["Ed25519", "X25519"]));
+    for (const k of found.keys) {
+      expect(k).toMatchObject({ isCryptoKey: true, extractable: false, type: "private" });
+      // Chromium says InvalidAccessError (Node: InvalidAccessException): match loosely.
+      for (const e of k.exports) expect(e).toMatch(/^(pkcs8|jwk|raw): InvalidAccess/);
+    }
+  }, 60_000);
+
   it("4. another wallet in another browser context reads the direct message", async () => {
     await b.getByRole("button", { name: "Messages" }).click();
     await b

@@ -1,4 +1,5 @@
 import {
+  ACTION_LIMITS,
   type ActionId,
   type ActionKind,
   type ActionPayload,
@@ -132,6 +133,47 @@ export interface ReadDm {
   readonly at: number;
   /** Undefined when no copy was made for this session's key. */
   readonly message: DmPlaintext | undefined;
+}
+
+/** A session a direct message was not encrypted to (over the copies limit). */
+export interface LeftOutSession {
+  readonly wallet: string;
+  readonly grant: string;
+  readonly device: string;
+}
+
+/** `sendDm`'s answer: how many copies were made, and which sessions were left out. */
+export type DmSendResult = SendResult & {
+  readonly copies: number;
+  readonly leftOut: readonly LeftOutSession[];
+};
+
+interface DmSession extends LeftOutSession {
+  readonly issuedAt: number;
+  readonly key: EncryptionPublicKey;
+}
+
+/**
+ * The copies of a direct message, at most `max`: the sending session, then up to 3 of the
+ * sender's other sessions, then the recipient's, then the sender's remaining ones (each
+ * list newest first). A key listed twice gets one copy.
+ */
+export function pickDmCopies<T extends { readonly key: string }>(
+  self: T,
+  mine: readonly T[],
+  theirs: readonly T[],
+  max: number,
+): { chosen: T[]; leftOut: T[] } {
+  const order = [self, ...mine.slice(0, 3), ...theirs, ...mine.slice(3)];
+  const keys = new Set<string>();
+  const chosen: T[] = [];
+  const leftOut: T[] = [];
+  for (const s of order) {
+    if (keys.has(s.key)) continue;
+    keys.add(s.key);
+    (chosen.length < max ? chosen : leftOut).push(s);
+  }
+  return { chosen, leftOut };
 }
 
 /**
@@ -543,43 +585,71 @@ export class SocialClient {
   }
 
   /**
-   * Sends a direct message, encrypted to every live `dm` session of the recipient and to
-   * this wallet's own live `dm` sessions (so its other devices can read what it sent).
+   * Sends a direct message, encrypted to the live `dm` sessions of the recipient and to
+   * this wallet's own live `dm` sessions (so its other devices can read what it sent), at
+   * most `ACTION_LIMITS.maxDmCopies` (16) copies. Beyond that, copies are picked in this
+   * order: the sending session; up to 3 of the sender's other sessions (newest first);
+   * the recipient's sessions (newest first); the sender's remaining sessions. What is
+   * left out is returned in `leftOut` (those sessions cannot read this message).
    */
-  async sendDm(to: string, text: string): Promise<SendResult> {
+  async sendDm(to: string, text: string): Promise<DmSendResult> {
     // Renewed first if due, so the sender's copy goes to the session that signs it.
     const session = await this.#actingSession();
     const from = session.grant.wallet;
     // The node only says which sessions exist; each key is taken from a grant whose
     // wallet signature this client verified itself, so a node cannot slip in its own key.
-    const liveKeys = async (wallet: string): Promise<EncryptionPublicKey[]> => {
+    const liveSessions = async (wallet: string): Promise<DmSession[]> => {
       const now = this.#clock();
       const listed = (await this.options.api.sessions(wallet)).filter(
         (s) => s.status === "active" && s.scopes.includes("dm"),
       );
-      const keys: EncryptionPublicKey[] = [];
+      const out: DmSession[] = [];
       for (const s of listed) {
         try {
           const g = (await this.verifier.session(wallet, s)).verified.grant;
           if (!g.scopes.includes("dm") || g.expirationTime <= now) continue;
-          keys.push(g.encryptionKey);
+          out.push({
+            wallet,
+            grant: s.grant,
+            device: g.device,
+            issuedAt: g.issuedAt,
+            key: g.encryptionKey,
+          });
         } catch (e) {
           // A session whose grant does not verify (or is not this wallet's) gets no copy.
           if (!isClientError(e, "FORGED_READ")) throw e;
         }
       }
-      return keys;
+      // Newest first, whatever order the node listed them in.
+      return out.sort((x, y) => y.issuedAt - x.issuedAt || (x.grant < y.grant ? -1 : 1));
     };
-    const theirs = await liveKeys(to);
-    const recipients = [...theirs, ...(await liveKeys(from)), session.grant.encryptionKey];
-    const unique = [...new Set(recipients)];
+    const theirs = await liveSessions(to);
     if (theirs.length === 0) {
       throw new ProtocolError(ErrorCode.NOT_FOUND, {
         what: `a live session of ${to} that accepts direct messages`,
       });
     }
-    const body = encryptDm(from, to as WalletAddress, { text }, unique.slice(0, 16));
-    return await this.act("dm", body);
+    const mine = (await liveSessions(from)).filter((s) => s.grant !== session.grantId);
+    const self: DmSession = {
+      wallet: from,
+      grant: session.grantId,
+      device: session.grant.device,
+      issuedAt: session.grant.issuedAt,
+      key: session.grant.encryptionKey,
+    };
+    const { chosen, leftOut } = pickDmCopies(self, mine, theirs, ACTION_LIMITS.maxDmCopies);
+    const body = encryptDm(
+      from,
+      to as WalletAddress,
+      { text },
+      chosen.map((s) => s.key),
+    );
+    const sent = await this.act("dm", body);
+    return {
+      ...sent,
+      copies: body.copies.length,
+      leftOut: leftOut.map(({ wallet, grant, device }) => ({ wallet, grant, device })),
+    };
   }
 
   /**

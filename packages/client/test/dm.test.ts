@@ -107,6 +107,55 @@ describe("direct messages, end to end", () => {
     expect((await laptop.social.inbox()).items[0]?.message?.text).toBe("sent from the laptop");
   });
 
+  it("DM copies over the 16-copies limit: the sending session, 3 of the sender's others, then the recipient's, newest first; the rest is reported left out", async () => {
+    const aliceWallet = newWalletFile();
+    const bobWallet = newWalletFile();
+    // Sessions started a second apart (older ones first), so "newest" is well defined.
+    const started = async (wallet: typeof aliceWallet, label: string, secondsAgo: number) => {
+      const c = testClient(node.url, {
+        wallet,
+        app: app(label),
+        clock: () => Date.now() - secondsAgo * 1000,
+      });
+      return { c, grant: (await c.manager.start(DM)).grantId };
+    };
+    const aliceOthers = [];
+    for (let i = 0; i < 5; i++) aliceOthers.push(await started(aliceWallet, `alice ${i}`, 60 - i));
+    const bobs = [];
+    for (let i = 0; i < 14; i++) bobs.push(await started(bobWallet, `bob ${i}`, 40 - i));
+    const sender = testClient(node.url, { wallet: aliceWallet, app: app("alice sender") });
+    const self = await sender.manager.start(DM);
+
+    const sent = await sender.social.sendDm(bobWallet.address, "over the copies limit");
+    expect(sent.status).toBe("accepted");
+    expect(sent.copies).toBe(16);
+    // 1 + 3 of Alice's others + 12 of Bob's 14 = 16: Bob's 2 oldest and Alice's 2 oldest out.
+    expect(new Set(sent.leftOut.map((s) => s.grant))).toEqual(
+      new Set([bobs[0]?.grant, bobs[1]?.grant, aliceOthers[0]?.grant, aliceOthers[1]?.grant]),
+    );
+    expect(sent.leftOut.map((s) => s.device).sort()).toEqual([
+      "alice 0",
+      "alice 1",
+      "bob 0",
+      "bob 1",
+    ]);
+    if (sent.status !== "accepted") throw new Error("not accepted");
+    const keys = new Set<string>(
+      dmBodyOf(await storedDm(sender, sent.id)).copies.map((c) => c.key),
+    );
+    expect(keys.has(self.grant.encryptionKey)).toBe(true);
+    const keyOf = async (x: { c: TestClient }) => (await x.c.manager.resume())?.grant.encryptionKey;
+    for (const x of aliceOthers.slice(2)) expect(keys.has((await keyOf(x)) ?? "")).toBe(true);
+    for (const x of bobs.slice(2)) expect(keys.has((await keyOf(x)) ?? "")).toBe(true);
+    // The newest of Bob's sessions reads it; one left out cannot.
+    expect((await bobs[13]?.c.social.inbox())?.items[0]?.message?.text).toBe(
+      "over the copies limit",
+    );
+    const leftOutRead = await bobs[0]?.c.social.inbox();
+    expect(leftOutRead?.items[0]?.id).toBe(sent.id);
+    expect(leftOutRead?.items[0]?.message).toBeUndefined();
+  });
+
   it("DM leaked session key: it decrypts only what was sent to that session; another session of the same wallet that was not live at send time cannot", async () => {
     const alice = testClient(node.url);
     const bobWallet = newWalletFile();

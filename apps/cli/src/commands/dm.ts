@@ -18,7 +18,15 @@ export function dmCommands(program: Command): void {
       action<[string, string[]]>(async (ctx, _o, to, words) => {
         await ctx.unlock();
         const { social } = await ctx.clients();
-        await reportSent(ctx, "sent", await social.sendDm(to, words.join(" ")));
+        const sent = await social.sendDm(to, words.join(" "));
+        await reportSent(ctx, "sent", sent);
+        if (sent.leftOut.length > 0) {
+          ctx.out.note(
+            `note: ${sent.leftOut.length} session(s) left out, over the ${sent.copies}-copies limit (they cannot read this message): ${sent.leftOut
+              .map((s) => `${short(s.wallet)} ${s.device}`)
+              .join(", ")}`,
+          );
+        }
       }),
     );
 
