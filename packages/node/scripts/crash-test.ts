@@ -43,7 +43,11 @@ export interface CrashOptions {
   readonly clients?: number;
   /** Sessions per client (default 3). */
   readonly sessionsPerClient?: number;
-  /** The longest flood before a kill, ms (default 1500). */
+  /**
+   * The kill comes a random 0..maxFloodMs after the round's first success answer
+   * (default 1500): timed from the first ack, not from the start, so a slow start on a
+   * loaded machine does not make rounds that kill a node before it stored anything.
+   */
   readonly maxFloodMs?: number;
   readonly log?: (line: string) => void;
   readonly databaseUrl?: string;
@@ -63,6 +67,10 @@ export interface CrashSummary {
   overruns: number;
   /** Consistency violations found (summed over rounds). */
   inconsistencies: number;
+  /** Rounds whose node was killed without any ack (none came within FIRST_ACK_TIMEOUT_MS). */
+  killedBeforeAck: number;
+  /** Milliseconds from the round's first ack to the kill, per round. */
+  readonly killAfterAckMs: number[];
   /** Answers by status or code: 201, 200, 4002, 4003, ... and "unanswered" (cut by a kill). */
   readonly answers: Record<string, number>;
   /** The first violations, for the report. */
@@ -70,6 +78,8 @@ export interface CrashSummary {
 }
 
 const CAPS = { total: 25, perHour: 20 };
+/** A round whose node acks nothing for this long is killed anyway (and counted). */
+const FIRST_ACK_TIMEOUT_MS = 30_000;
 
 interface Session {
   readonly grantId: GrantId;
@@ -228,6 +238,8 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
     lost: 0,
     overruns: 0,
     inconsistencies: 0,
+    killedBeforeAck: 0,
+    killAfterAckMs: [],
     answers: {},
     problems: [],
   };
@@ -254,6 +266,10 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
       for (const s of added) await client.json("POST", "/v1/grants", s.grant);
       sessions.push(...added);
       let running = true;
+      let firstAck: (() => void) | undefined;
+      const acknowledged = new Promise<void>((resolve) => {
+        firstAck = resolve;
+      });
       const retry = unanswered;
       unanswered = [];
       const send = async (batch: { payload: ActionPayload; signature: string }[]) => {
@@ -286,6 +302,7 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
           if ("ok" in item && item.ok === true && item.id !== undefined) {
             acked.add(item.id);
             count("ok");
+            firstAck?.();
           } else count(String(item.code ?? reply.status));
         });
       };
@@ -304,8 +321,21 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
         flood(part(sessions, c), part(added, c)),
       );
       await resent;
-      await new Promise((r) => setTimeout(r, 100 + Math.random() * (options.maxFloodMs ?? 1500)));
+      let timer: NodeJS.Timeout | undefined;
+      const ackedInTime = await Promise.race([
+        acknowledged.then(() => true),
+        new Promise<false>((r) => {
+          timer = setTimeout(() => r(false), FIRST_ACK_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      const ackAt = performance.now();
+      if (ackedInTime)
+        await new Promise((r) => setTimeout(r, Math.random() * (options.maxFloodMs ?? 1500)));
+      else summary.killedBeforeAck++;
       process.kill(node.pid, "SIGKILL");
+      const killAfterAck = Math.round(performance.now() - ackAt);
+      if (ackedInTime) summary.killAfterAckMs.push(killAfterAck);
       running = false;
       await Promise.all(floods);
       client.close();
@@ -324,7 +354,7 @@ export async function crashTest(options: CrashOptions): Promise<CrashSummary> {
         summary.problems.push(...result.problems.slice(0, 5 - summary.problems.length));
         for (const id of lost.slice(0, 3)) summary.problems.push(`acked and lost: ${id}`);
         log(
-          `round ${round}/${options.rounds} (${engine}): acked ${acked.size}, stored ${result.stored.size}, lost ${lost.length}, overruns ${result.overruns}, problems ${result.problems.length}`,
+          `round ${round}/${options.rounds} (${engine}): killed ${ackedInTime ? `${killAfterAck} ms after the first ack` : `with no ack in ${FIRST_ACK_TIMEOUT_MS} ms`}; acked ${acked.size}, stored ${result.stored.size}, lost ${lost.length}, overruns ${result.overruns}, problems ${result.problems.length}`,
         );
       } finally {
         await storage.close();

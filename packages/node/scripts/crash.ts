@@ -31,8 +31,10 @@ for (const engine of engines) {
   const answers = Object.entries(summary.answers)
     .map(([k, v]) => `${k}:${v}`)
     .join(" ");
+  const waits = [...summary.killAfterAckMs].sort((a, b) => a - b);
+  const at = (q: number) => waits[Math.min(waits.length - 1, Math.floor(q * waits.length))] ?? 0;
   console.log(
-    `${engine}: rounds ${summary.rounds}, acked ${summary.acked}, found ${summary.found}, lost ${summary.lost}, overruns ${summary.overruns}, inconsistencies ${summary.inconsistencies}; answers ${answers}`,
+    `${engine}: rounds ${summary.rounds}, acked ${summary.acked}, found ${summary.found}, lost ${summary.lost}, overruns ${summary.overruns}, inconsistencies ${summary.inconsistencies}; killed after the first ack: min ${at(0)} / median ${at(0.5)} / max ${at(1)} ms, rounds killed before any ack ${summary.killedBeforeAck}; answers ${answers}`,
   );
   for (const p of summary.problems) console.log(`  ${p}`);
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run fuzz -- [--runs N] [--targets a,b] [--seed S] [--engine pglite|postgres]
- * [--concurrency C]`: runs N cases of every fuzz target (the protocol's decoders and
+ * [--concurrency C]` (`--help` lists the targets): runs N cases of every fuzz target (the protocol's decoders and
  * verifiers, and the HTTP API of a real node) and prints the counts per target. Exits 1
  * on any crash, 5xx, invalid message accepted or stored.
  */
@@ -19,6 +19,7 @@ import { httpTarget } from "./fuzz-http.js";
 
 const { values } = parseArgs({
   options: {
+    help: { type: "boolean", short: "h", default: false },
     runs: { type: "string", default: "10000" },
     targets: { type: "string" },
     seed: { type: "string", default: "1" },
@@ -33,14 +34,36 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const seed = Number(values.seed);
 const protocol = await protocolTargets();
+if (values.help) {
+  console.log(
+    [
+      "npm run fuzz -- [--runs N] [--targets a,b] [--seed S] [--engine pglite|postgres] [--concurrency C]",
+      `targets: ${[...protocol.map((t) => t.name), "http"].join(", ")} (default: all)`,
+      "http runs against a real listening node on --engine (default postgres).",
+    ].join("\n"),
+  );
+  process.exit(0);
+}
 const names = values.targets?.split(",") ?? [...protocol.map((t) => t.name), "http"];
 const tallies: Tally[] = [];
+// On a terminal one line is rewritten in place; into a file or pipe (nohup, CI) each
+// progress report is its own line with the elapsed time, so a log shows how a run went.
+let started = performance.now();
 const progress = (t: Tally) => {
-  if (t.cases % 10_000 === 0 || t.cases === runs)
+  if (t.cases % 10_000 !== 0 && t.cases !== runs) return;
+  if (process.stderr.isTTY) {
     process.stderr.write(`  ${t.target}: ${t.cases}/${runs}\r`);
+    return;
+  }
+  const s = (performance.now() - started) / 1000;
+  const bad = t.crashes + t.fiveXx + t.invalidAccepted;
+  process.stderr.write(
+    `  ${t.target}: ${t.cases}/${runs} (${s.toFixed(0)} s, crashes+5xx+invalid ${bad})\n`,
+  );
 };
 
 for (const name of names) {
+  started = performance.now();
   const target = protocol.find((t) => t.name === name);
   if (target !== undefined) {
     const tally = await runFuzz(target, { runs, seed, onProgress: progress });

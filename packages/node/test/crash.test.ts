@@ -22,6 +22,9 @@ describe.each(ENGINES)("SIGKILL during a flood, restart on the same data (%s)", 
     expect(summary).toMatchObject({ rounds: 3, lost: 0, overruns: 0, inconsistencies: 0 });
     expect(summary.found).toBe(summary.acked);
     expect(summary.acked).toBeGreaterThan(0);
+    // Every kill came after the round's first ack, timed from it.
+    expect(summary.killedBeforeAck).toBe(0);
+    expect(summary.killAfterAckMs).toHaveLength(3);
     // The floods went past the caps and rates, and the node refused what was over.
     expect((summary.answers["4002"] ?? 0) + (summary.answers["4003"] ?? 0)).toBeGreaterThan(0);
   });

@@ -60,12 +60,18 @@ export const SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = [
   filled(0xee, 0xff, 0x7f), // y = p + 1 (non-canonical 1): the identity
 ];
 
-export function isSmallOrderEncoding(publicKey: Uint8Array): boolean {
-  outer: for (const bad of SMALL_ORDER_ENCODINGS) {
-    for (let i = 0; i < 31; i++) if (publicKey[i] !== bad[i]) continue outer;
-    if (((publicKey[31] as number) & 0x7f) === bad[31]) return true;
+/** True when `key` equals one of `list` with its bit 255 cleared. */
+function inListIgnoringTopBit(key: Uint8Array, list: readonly Uint8Array[]): boolean {
+  if (key.length !== 32) return false;
+  outer: for (const bad of list) {
+    for (let i = 0; i < 31; i++) if (key[i] !== bad[i]) continue outer;
+    if (((key[31] as number) & 0x7f) === bad[31]) return true;
   }
   return false;
+}
+
+export function isSmallOrderEncoding(publicKey: Uint8Array): boolean {
+  return inListIgnoringTopBit(publicKey, SMALL_ORDER_ENCODINGS);
 }
 
 /**
@@ -94,12 +100,7 @@ export const X25519_SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = [
 
 /** True for an X25519 public key of small order, in any encoding (bit 255 ignored). */
 export function isSmallOrderX25519(publicKey: Uint8Array): boolean {
-  if (publicKey.length !== 32) return false;
-  outer: for (const bad of X25519_SMALL_ORDER_ENCODINGS) {
-    for (let i = 0; i < 31; i++) if (publicKey[i] !== bad[i]) continue outer;
-    if (((publicKey[31] as number) & 0x7f) === bad[31]) return true;
-  }
-  return false;
+  return inListIgnoringTopBit(publicKey, X25519_SMALL_ORDER_ENCODINGS);
 }
 
 /** y (the key with its sign bit cleared) is below p = 2^255 - 19. */
