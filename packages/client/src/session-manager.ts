@@ -736,7 +736,10 @@ export class SessionManager {
     return out;
   }
 
-  /** Every session of this wallet, across apps and devices, as the node sees them. */
+  /**
+   * Every session of this wallet, across apps and devices, as the node lists them (not
+   * verified here: `SocialClient.sessions()` verifies each grant and revocation).
+   */
   async list(): Promise<ServedSession[]> {
     return await this.options.api.sessions(this.options.walletAddress);
   }
