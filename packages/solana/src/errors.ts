@@ -4,7 +4,7 @@
  * {instruction, program, name, message}, using the error tables that
  * `@solana-program/token` and `@solana-program/system` export.
  */
-import { ErrorCode, ProtocolError } from "@sesame/protocol";
+import { describeValue, ErrorCode, ProtocolError } from "@sesame/protocol";
 // The error codes only (not all of kit: this module also runs in browsers, where a
 // namespace import of kit would keep all of it in the bundle).
 import * as solanaErrors from "@solana/errors";
@@ -143,7 +143,12 @@ export function decodeTransactionError(
           const { name, message } = customErrorOf(programAddress, Number(innerValue));
           return chainError(index, program, name, message);
         }
-        return chainError(index, program, innerKind, `${words(innerKind)}: ${String(innerValue)}`);
+        return chainError(
+          index,
+          program,
+          innerKind,
+          `${words(innerKind)}: ${describeValue(innerValue)}`,
+        );
       }
     }
     if (kind === "DuplicateInstruction")
@@ -153,10 +158,10 @@ export function decodeTransactionError(
       -1,
       "runtime",
       kind,
-      account === undefined ? words(kind) : `${words(kind)} (account ${String(account)})`,
+      account === undefined ? words(kind) : `${words(kind)} (account ${describeValue(account)})`,
     );
   }
-  return chainError(-1, "runtime", "Unknown", String(err));
+  return chainError(-1, "runtime", "Unknown", describeValue(err));
 }
 
 // Kit turns RPC errors into SolanaErrors with numeric codes; map the codes back to names.

@@ -51,6 +51,16 @@ describe("chain errors decoded with the programs' error tables", () => {
     ).toMatchObject({ program: "Other111", name: "Custom(77)" });
   });
 
+  it("describes odd values in an error by type, never calling their own toString", () => {
+    const hostile = { toString: 1, valueOf: 1 };
+    expect(
+      decodeTransactionError({ InstructionError: [0, { BorshIoError: hostile }] }, []).context,
+    ).toMatchObject({ name: "BorshIoError", message: "borsh io error: an object" });
+    expect(
+      decodeTransactionError({ InsufficientFundsForRent: { account_index: hostile } }, []).context,
+    ).toMatchObject({ message: "insufficient funds for rent (account an object)" });
+  });
+
   it("keeps names readable where the programs strip their messages (production bundles)", () => {
     expect(customErrorOf(TOKEN_PROGRAM, 4)).toEqual({
       name: "OwnerMismatch",

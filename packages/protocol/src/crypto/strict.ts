@@ -1,4 +1,4 @@
-import { toBase58 } from "../encoding.js";
+import { fromHex, toBase58 } from "../encoding.js";
 import { ErrorCode, ProtocolError } from "../errors.js";
 import type { Ed25519Backend } from "./types.js";
 
@@ -40,25 +40,44 @@ function filled(first: number, fill: number, last: number): Uint8Array {
 }
 
 /**
- * Encodings (sign bit cleared) whose point has order 1, 2, 4 or 8: the canonical
- * encodings of the eight torsion points and the non-canonical y = p, p + 1 forms.
+ * Both small-order lists have one shape: the encodings of 0 and 1, two order-8 points
+ * (given in hex), p - 1, and the non-canonical p and p + 1 (0 and 1 again).
+ */
+function smallOrderList(order8: readonly [string, string]): readonly Uint8Array[] {
+  return Object.freeze([
+    filled(0x00, 0x00, 0x00),
+    filled(0x01, 0x00, 0x00),
+    fromHex(order8[0]),
+    fromHex(order8[1]),
+    filled(0xec, 0xff, 0x7f),
+    filled(0xed, 0xff, 0x7f),
+    filled(0xee, 0xff, 0x7f),
+  ]);
+}
+
+/**
+ * Ed25519 encodings (sign bit cleared) whose point has order 1, 2, 4 or 8: the canonical
+ * encodings of the eight torsion points (y = 0: order 4; y = 1: the identity; two y of
+ * order 8; y = p - 1: order 2) and the non-canonical y = p, p + 1 forms.
  * A test derives the torsion points with @noble/curves and checks this list.
  */
-export const SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = [
-  filled(0x00, 0x00, 0x00), // y = 0: order 4
-  filled(0x01, 0x00, 0x00), // y = 1: the identity
-  Uint8Array.from([
-    0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
-    0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
-  ]), // order 8
-  Uint8Array.from([
-    0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
-    0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
-  ]), // order 8
-  filled(0xec, 0xff, 0x7f), // y = p - 1: order 2
-  filled(0xed, 0xff, 0x7f), // y = p (non-canonical 0): order 4
-  filled(0xee, 0xff, 0x7f), // y = p + 1 (non-canonical 1): the identity
-];
+export const SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = smallOrderList([
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+]);
+
+/**
+ * X25519 public keys (u-coordinates, bit 255 cleared: RFC 7748 ignores it) of small
+ * order on the curve or its twist: u = 0 (order 2), 1 (order 4), the two u of the
+ * order-8 points, p - 1 (order 4 on the twist), and the non-canonical p, p + 1. Any
+ * scalar times one of them gives a shared secret the other side cannot influence (0 or
+ * one of a handful), so an encryption key or DM ephemeral key among them is refused.
+ * The libsodium list; a test derives the order-8 u from the Ed25519 torsion points.
+ */
+export const X25519_SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = smallOrderList([
+  "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+  "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+]);
 
 /** True when `key` equals one of `list` with its bit 255 cleared. */
 function inListIgnoringTopBit(key: Uint8Array, list: readonly Uint8Array[]): boolean {
@@ -73,30 +92,6 @@ function inListIgnoringTopBit(key: Uint8Array, list: readonly Uint8Array[]): boo
 export function isSmallOrderEncoding(publicKey: Uint8Array): boolean {
   return inListIgnoringTopBit(publicKey, SMALL_ORDER_ENCODINGS);
 }
-
-/**
- * X25519 public keys (u-coordinates, bit 255 cleared: RFC 7748 ignores it) of small
- * order on the curve or its twist: 0, 1, p - 1, the two u of the order-8 points, and the
- * non-canonical p, p + 1 (0 and 1 again). Any scalar times one of them gives a shared
- * secret the other side cannot influence (0 or one of a handful), so an encryption key
- * or DM ephemeral key among them is refused. The libsodium list; a test derives the
- * order-8 u from the Ed25519 torsion points with @noble/curves.
- */
-export const X25519_SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = [
-  filled(0x00, 0x00, 0x00), // u = 0: order 2
-  filled(0x01, 0x00, 0x00), // u = 1: order 4
-  Uint8Array.from([
-    0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
-    0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
-  ]), // order 8
-  Uint8Array.from([
-    0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
-    0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57,
-  ]), // order 8
-  filled(0xec, 0xff, 0x7f), // u = p - 1: order 4 on the twist
-  filled(0xed, 0xff, 0x7f), // u = p (non-canonical 0)
-  filled(0xee, 0xff, 0x7f), // u = p + 1 (non-canonical 1)
-];
 
 /** True for an X25519 public key of small order, in any encoding (bit 255 ignored). */
 export function isSmallOrderX25519(publicKey: Uint8Array): boolean {
