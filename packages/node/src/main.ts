@@ -42,6 +42,21 @@ if (schema !== undefined && !isSchemaName(schema)) {
   );
   process.exit(2);
 }
+// Federation settings are checked before anything is opened: a typo exits with code 2.
+let peers: string[];
+try {
+  peers = parsePeers(env.SESAME_PEERS);
+} catch (e) {
+  console.error(
+    `SESAME_PEERS must be http(s) URLs separated by commas or spaces: ${(e as Error).message}`,
+  );
+  process.exit(2);
+}
+const sync = {
+  ...numberFromEnv("intervalMs", "SESAME_SYNC_INTERVAL_MS", 1),
+  ...numberFromEnv("lateGraceMs", "SESAME_SYNC_LATE_GRACE_MS", 0),
+  ...numberFromEnv("maxBackoffMs", "SESAME_SYNC_MAX_BACKOFF_MS", 1),
+};
 const dataDir = resolve(env.SESAME_DATA_DIR ?? ".data/pglite");
 if (databaseUrl === undefined) mkdirSync(dataDir, { recursive: true });
 
@@ -73,13 +88,8 @@ const node = await createNode({
     ...(env.SOLANA_RPC_URL ? { rpcUrl: env.SESAME_PUBLIC_RPC_URL || env.SOLANA_RPC_URL } : {}),
   },
   // Federation: SESAME_PEERS=url,url; pulled every SESAME_SYNC_INTERVAL_MS (default 1000).
-  peers: parsePeers(env.SESAME_PEERS),
-  sync: {
-    ...(env.SESAME_SYNC_INTERVAL_MS ? { intervalMs: Number(env.SESAME_SYNC_INTERVAL_MS) } : {}),
-    ...(env.SESAME_SYNC_LATE_GRACE_MS
-      ? { lateGraceMs: Number(env.SESAME_SYNC_LATE_GRACE_MS) }
-      : {}),
-  },
+  peers,
+  sync,
 });
 
 if (env.SESAME_SEED !== "0") {

@@ -150,4 +150,40 @@ describe("main.js as a process", () => {
     expect(existsSync(join(dir, "pglite"))).toBe(false);
     expect(existsSync(join(dir, "chain"))).toBe(false);
   }, 60_000);
+
+  it("refuses a SESAME_PEERS that is not http(s) URLs, and sync settings that are not integers, with exit 2", async () => {
+    const dir = await tempDir();
+    const data = { SESAME_DATA_DIR: join(dir, "pglite"), SESAME_CHAIN_DIR: join(dir, "chain") };
+    const cases: [Record<string, string>, string][] = [
+      [
+        { SESAME_PEERS: "http://127.0.0.1:1,ftp://peer.example" },
+        "SESAME_PEERS must be http(s) URLs",
+      ],
+      [{ SESAME_PEERS: "127.0.0.1:8788" }, "SESAME_PEERS must be http(s) URLs"],
+      [
+        { SESAME_SYNC_INTERVAL_MS: "1s" },
+        'SESAME_SYNC_INTERVAL_MS must be an integer of at least 1, not "1s"',
+      ],
+      [
+        { SESAME_SYNC_INTERVAL_MS: "0" },
+        "SESAME_SYNC_INTERVAL_MS must be an integer of at least 1",
+      ],
+      [
+        { SESAME_SYNC_LATE_GRACE_MS: "-5" },
+        "SESAME_SYNC_LATE_GRACE_MS must be an integer of at least 0",
+      ],
+      [
+        { SESAME_SYNC_MAX_BACKOFF_MS: "abc" },
+        "SESAME_SYNC_MAX_BACKOFF_MS must be an integer of at least 1",
+      ],
+    ];
+    for (const [env, message] of cases) {
+      const { code, stderr } = await exitOf(startMain({ ...data, ...env }));
+      expect(code, JSON.stringify(env)).toBe(2);
+      expect(stderr).toContain(message);
+    }
+    // Refused before anything was opened or created.
+    expect(existsSync(join(dir, "pglite"))).toBe(false);
+    expect(existsSync(join(dir, "chain"))).toBe(false);
+  }, 60_000);
 });
