@@ -189,6 +189,6 @@ describe("main.js as a process", () => {
     expect(second.stderr.trim().split("\n")).toHaveLength(1);
     expect((await get(url, "/health")).status).toBe(200);
     expect(await stop(first)).toBe(0);
-      // Several process starts: slow on a busy machine.
+    // Several process starts: slow on a busy machine.
   }, 120_000);
 });
