@@ -26,7 +26,14 @@ function numberFromEnv<K extends string>(key: K, name: string, min: number): { [
   }
   return { [key]: n } as { [P in K]?: number };
 }
-const port = Number(env.PORT ?? 8787);
+/** Prints one line saying what went wrong (no stack: this is the operator's message) and exits. */
+function fail(message: string, code: number): never {
+  console.error(message);
+  process.exit(code);
+}
+const port = Number(env.PORT || 8787);
+if (!Number.isSafeInteger(port) || port < 0 || port > 65_535)
+  fail(`PORT must be an integer from 0 to 65535, not ${JSON.stringify(env.PORT)}`, 2);
 const host = env.HOST ?? "127.0.0.1";
 const databaseUrl = env.DATABASE_URL || undefined;
 // DATABASE_SCHEMA: the PostgreSQL schema to use (created if missing; default the
@@ -60,6 +67,17 @@ const sync = {
 const dataDir = resolve(env.SESAME_DATA_DIR ?? ".data/pglite");
 if (databaseUrl === undefined) mkdirSync(dataDir, { recursive: true });
 
+/** DATABASE_URL as it may be printed: the password masked; the raw text if it does not parse. */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return "(DATABASE_URL does not parse as a URL)";
+  }
+}
+
 const node = await createNode({
   database:
     databaseUrl !== undefined
@@ -90,6 +108,14 @@ const node = await createNode({
   // Federation: SESAME_PEERS=url,url; pulled every SESAME_SYNC_INTERVAL_MS (default 1000).
   peers,
   sync,
+}).catch((e: unknown): never => {
+  const reason = e instanceof Error ? e.message : String(e);
+  const where =
+    databaseUrl === undefined ? `PGlite in ${dataDir}` : `PostgreSQL at ${shownUrl(databaseUrl)}`;
+  const hint = /user name/i.test(reason)
+    ? " (name a user in DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/test)"
+    : "";
+  return fail(`the node cannot start on ${where}: ${reason}${hint}`, 1);
 });
 
 if (env.SESAME_SEED !== "0") {
@@ -106,7 +132,10 @@ const webDir = resolve(
 const web = await serveWebApp(node.app, webDir);
 
 // The address listened on (PORT=0 picks a free port).
-const base = await node.app.listen({ port, host });
+const base = await node.app.listen({ port, host }).catch(async (e: unknown): Promise<never> => {
+  await node.close();
+  return fail(`cannot listen on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`, 1);
+});
 console.log(
   `Sesame node on ${
     node.ctx.storage.engine === "pglite"

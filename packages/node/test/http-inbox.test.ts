@@ -128,4 +128,61 @@ describe.each(ENGINES)("GET /v1/wallets/:w/inbox on %s", (engine) => {
       ErrorCode.UNAUTHORIZED_REQUEST,
     );
   });
+
+  it("pages by cursor to the end, newest first, and hides what a session compromised since T sent", async () => {
+    const { url, clock } = await freshNode(engine);
+    const alice = await session(url, "alice", "alice-s1");
+    const reader = await session(url, "alice", "alice-s2");
+    const bob = await session(url, "bob");
+    /** Every page of `wallet`'s inbox, each request signed by `by`. */
+    const allPages = async (by: typeof alice, wallet: string, limit: number): Promise<Page[]> => {
+      const pages: Page[] = [];
+      let cursor: string | null = "";
+      while (cursor !== null) {
+        const path: string = `/v1/wallets/${wallet}/inbox?limit=${limit}${cursor === "" ? "" : `&cursor=${cursor}`}`;
+        const reply = await get<Page>(url, path, {
+          "sesame-request": by.requestHeader(path, clock.now()),
+        });
+        expect(reply.status).toBe(200);
+        pages.push(reply.body);
+        cursor = reply.body.next;
+      }
+      return pages;
+    };
+    const ids = (pages: Page[]): string[] => pages.flatMap((p) => p.items.map((i) => i.id));
+
+    const expected: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      expected.unshift((await accept(url, bob.sign("dm", dmBody(alice, `bob ${i}`)))).id);
+      if (i % 2 === 0)
+        expected.unshift((await accept(url, alice.sign("dm", dmBody(bob, `alice ${i}`)))).id);
+    }
+    const pages = await allPages(reader, alice.wallet, 3);
+    expect(pages.map((p) => p.items.length)).toEqual([3, 3, 2]);
+    expect(ids(pages)).toEqual(expected);
+    const logIds = pages.flatMap((p) => p.items.map((i) => i.logId));
+    expect(logIds).toEqual([...logIds].sort((a, b) => b - a));
+
+    // alice-s1's key is stolen at T: what it sends from then on is hidden, Bob's DMs stay.
+    clock.advance(60_000);
+    const T = clock.now();
+    const stolen = await accept(url, alice.sign("dm", dmBody(bob, "send me your seed phrase")));
+    const bobLater = await accept(url, bob.sign("dm", dmBody(alice, "bob after T")));
+    expect(ids(await allPages(reader, alice.wallet, 3))).toEqual([
+      bobLater.id,
+      stolen.id,
+      ...expected,
+    ]);
+    clock.advance(1000);
+    const rev = revocation(
+      alice.walletKey,
+      { kind: "grant", grant: alice.grantId },
+      { compromisedSince: T, issuedAt: clock.now() },
+    );
+    expect((await post(url, "/v1/revocations", rev)).status).toBe(200);
+    expect(ids(await allPages(reader, alice.wallet, 3))).toEqual([bobLater.id, ...expected]);
+    expect(ids(await allPages(bob, bob.wallet, 100))).not.toContain(stolen.id);
+    expect(ids(await allPages(bob, bob.wallet, 100))).toContain(bobLater.id);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * `node packages/node/dist/main.js` (what `npm start` runs) as a child process: on a PGlite
  * data directory, on PostgreSQL in the schema DATABASE_SCHEMA names, and refusing a bad
- * DATABASE_SCHEMA with exit code 2 and a clear message before it opens anything.
+ * DATABASE_SCHEMA with exit code 2 and a clear message before it opens anything; and saying
+ * in one line why it cannot start (bad PORT, unreachable database, port in use).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -186,4 +187,44 @@ describe("main.js as a process", () => {
     expect(existsSync(join(dir, "pglite"))).toBe(false);
     expect(existsSync(join(dir, "chain"))).toBe(false);
   }, 60_000);
+
+  it("says in one line, without a stack, why it cannot start: a bad PORT (exit 2), an unreachable database, a port in use (exit 1)", async () => {
+    const dir = await tempDir();
+    for (const bad of ["abc", "-1", "70000", "1.5"]) {
+      const { code, stderr } = await exitOf(startMain({ PORT: bad }));
+      expect(code, bad).toBe(2);
+      expect(stderr.trim()).toBe(
+        `PORT must be an integer from 0 to 65535, not ${JSON.stringify(bad)}`,
+      );
+    }
+
+    // Nothing listens on port 1; the password is not printed.
+    const unreachable = await exitOf(
+      startMain({
+        DATABASE_URL: "postgres://postgres:hunter2@127.0.0.1:1/test",
+        SESAME_CHAIN_DIR: join(dir, "chain"),
+      }),
+    );
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim()).toBe(
+      "the node cannot start on PostgreSQL at postgres://postgres:***@127.0.0.1:1/test: connect ECONNREFUSED 127.0.0.1:1",
+    );
+
+    // A second node on the port of a running one.
+    const schema = `main_port_${process.pid}_${Date.now().toString(36)}`;
+    onTestFinished(() => dropSchema(DATABASE_URL, schema));
+    const env = { DATABASE_URL, DATABASE_SCHEMA: schema, SESAME_CHAIN_DIR: join(dir, "chain2") };
+    const first = startMain(env);
+    const { url } = await baseUrl(first);
+    const port = new URL(url).port;
+    const second = await exitOf(startMain({ ...env, PORT: port }));
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(
+      new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
+    );
+    expect(second.stderr.trim().split("\n")).toHaveLength(1);
+    expect((await get(url, "/health")).status).toBe(200);
+    expect(await stop(first)).toBe(0);
+    // Several process starts: slow on a busy machine.
+  }, 120_000);
 });
