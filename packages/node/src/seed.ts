@@ -10,6 +10,7 @@ import {
   utf8,
   validateGrant,
 } from "@sesame/protocol";
+import { sql } from "kysely";
 import type { NodeContext } from "./context.js";
 import { registerGrant } from "./grants.js";
 
@@ -44,8 +45,27 @@ const POSTS = [
   "Hot take: wallet prompts for every like were never going to work.",
 ];
 
-/** Seeds demo data (wallets, sessions, profiles, posts, replies, follows, reactions) once. */
+/** A PostgreSQL advisory lock key of its own ("sesame seed"). */
+const SEED_LOCK = 0x5e5a_5eed;
+
+/**
+ * Seeds demo data (wallets, sessions, profiles, posts, replies, follows, reactions) once.
+ * On PostgreSQL, nodes started together on one fresh schema seed one after the other under
+ * an advisory lock (database-wide: nodes of other schemas merely wait), so only the first seeds.
+ */
 export async function seedDemo(ctx: NodeContext): Promise<{ seeded: boolean; wallets: string[] }> {
+  if (ctx.storage.engine !== "postgres") return await seedOnce(ctx);
+  return await ctx.storage.db.connection().execute(async (conn) => {
+    await sql`SELECT pg_advisory_lock(${SEED_LOCK})`.execute(conn);
+    try {
+      return await seedOnce(ctx);
+    } finally {
+      await sql`SELECT pg_advisory_unlock(${SEED_LOCK})`.execute(conn);
+    }
+  });
+}
+
+async function seedOnce(ctx: NodeContext): Promise<{ seeded: boolean; wallets: string[] }> {
   const existing = await ctx.storage.db.selectFrom("grants").select("id").limit(1).execute();
   if (existing.length > 0) return { seeded: false, wallets: [] };
   const now = ctx.clock();

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import type { ServedPost, ServedProfile, ServedSession } from "../src/index.js";
 import { seedDemo } from "../src/seed.js";
-import { ENGINES, freshNode, get } from "./helpers.js";
+import { ENGINES, freshNode, get, startNode, testDatabase } from "./helpers.js";
 
 type Page<T> = { items: T[]; next: string | null };
 
@@ -62,5 +62,23 @@ describe.each(ENGINES)("demo data (npm start's first start) on %s", (engine) => 
     expect(await seedDemo(node.ctx)).toEqual({ seeded: false, wallets: [] });
     const again = await get<Page<ServedPost>>(url, "/v1/feed");
     expect(again.body.items.map((p) => p.id)).toEqual(feed.body.items.map((p) => p.id));
+  }, 60_000);
+});
+
+describe("demo data on one PostgreSQL schema shared by two nodes", () => {
+  it("is seeded once when both nodes start seeding at the same moment", async () => {
+    const database = await testDatabase("postgres");
+    onTestFinished(() => database.cleanup());
+    const a = await startNode(await database.open());
+    onTestFinished(() => a.close());
+    const b = await startNode(await database.open());
+    onTestFinished(() => b.close());
+    const [sa, sb] = await Promise.all([seedDemo(a.node.ctx), seedDemo(b.node.ctx)]);
+    expect([sa.seeded, sb.seeded].sort()).toEqual([false, true]);
+    for (const url of [a.url, b.url]) {
+      const feed = await get<Page<ServedPost>>(url, "/v1/feed");
+      expect(feed.body.items).toHaveLength(8);
+      expect(new Set(feed.body.items.map((p) => p.wallet)).size).toBe(4);
+    }
   }, 60_000);
 });
