@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   type EquivocationProof,
   type ErrorBody,
@@ -161,6 +162,18 @@ export function parsePeers(value: string | undefined): string[] {
   ];
 }
 
+/**
+ * The header `GET /v1/sync` carries with the serving process's instance id: a node that
+ * sees its own id there is pulling itself (its own URL, or another name for it, among its
+ * peers) and stops pulling that URL.
+ */
+export const INSTANCE_HEADER = "sesame-instance";
+
+/** Thrown when a peer URL turns out to be this node process itself. */
+class SelfPeer extends Error {}
+
+const SELF_PEER = "this is the node itself (its own URL, or another name for it): not pulled";
+
 function pageError(peer: string, reason: string): ProtocolError {
   return new ProtocolError(ErrorCode.PEER_RESPONSE_INVALID, { peer, reason });
 }
@@ -289,6 +302,8 @@ export class Federation {
   #closed = false;
   /** Aborts requests in flight when the node closes. */
   readonly #closing = new AbortController();
+  /** This process's id, served in `INSTANCE_HEADER` so the node recognises itself. */
+  readonly instance: string = randomUUID();
 
   constructor(ctx: FederationContext, options: FederationOptions) {
     this.#ctx = ctx;
@@ -354,6 +369,11 @@ export class Federation {
   async addPeer(raw: string): Promise<boolean> {
     const url = peerUrl(raw);
     if (this.#loops.has(url)) return false;
+    if (await this.#isSelf(url))
+      throw new ProtocolError(ErrorCode.INVALID_FIELD, {
+        field: "url",
+        reason: "this is the node's own URL: a node does not pull itself",
+      });
     await this.#ctx.storage.db
       .insertInto("peers")
       .values({ url, added: true })
@@ -365,6 +385,19 @@ export class Federation {
     this.#loops.set(url, loop);
     if (this.#started) this.#begin(loop);
     return true;
+  }
+
+  /** Whether `url` answers with this process's instance id (unreachable: not known, false). */
+  async #isSelf(url: string): Promise<boolean> {
+    try {
+      const res = await fetch(`${url}/v1/sync?after=0&limit=1`, {
+        signal: AbortSignal.any([AbortSignal.timeout(5000), this.#closing.signal]),
+      });
+      await res.body?.cancel();
+      return res.headers.get(INSTANCE_HEADER) === this.instance;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -412,7 +445,7 @@ export class Federation {
     }
     await Promise.all(
       [...this.#loops.values()]
-        .filter((loop) => !backedOff.has(loop.url))
+        .filter((loop) => !backedOff.has(loop.url) && !loop.stopped)
         .map(
           (loop) =>
             new Promise<void>((resolve) => {
@@ -478,8 +511,15 @@ export class Federation {
       try {
         await this.#round(loop.url);
       } catch (e) {
+        if (e instanceof SelfPeer) {
+          // Dropped from the peers pulled and listed (a configured one until the next start).
+          this.#log(`sync ${loop.url}: ${SELF_PEER}`);
+          loop.stopped = true;
+          loop.stream?.abort();
+          if (this.#loops.get(loop.url) === loop) this.#loops.delete(loop.url);
+        }
         // A database error (e.g. the storage closing): report it and try again later.
-        if (!this.#closed) this.#log(`sync ${loop.url}: ${(e as Error).message}`);
+        else if (!this.#closed) this.#log(`sync ${loop.url}: ${(e as Error).message}`);
       }
       loop.rounds++;
       this.#ctx.metrics.inc("sesame_sync_rounds_total", { peer: loop.url });
@@ -554,6 +594,10 @@ export class Federation {
         peer,
         reason: (e as Error).message,
       });
+    }
+    if (res.headers.get(INSTANCE_HEADER) === this.instance) {
+      await res.body?.cancel();
+      throw new SelfPeer(peer);
     }
     let text: string;
     try {
@@ -633,6 +677,7 @@ export class Federation {
       // be applied (a failure on the next page does not undo it).
       if (inFlight !== undefined) await settle(inFlight).catch(() => undefined);
       if (this.#closed) return; // cut short by close(), not the peer's doing
+      if (e instanceof SelfPeer) throw e;
       if (!isProtocolError(e)) throw e;
       failure = e;
       counts.byCode.set(e.code, (counts.byCode.get(e.code) ?? 0) + 1);

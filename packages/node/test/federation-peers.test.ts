@@ -4,6 +4,8 @@
  * node's own host. In-process nodes over real HTTP; other hosts through fastify's inject
  * with a `remoteAddress`.
  */
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { TEST_CONTEXT } from "../../protocol/scripts/fixtures.js";
 import {
@@ -46,6 +48,16 @@ async function quietNode(
   });
   const url = await node.app.listen({ port: 0, host: "127.0.0.1" });
   return { url, node };
+}
+
+/** A loopback port free a moment ago (the node then listens on it). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
 }
 
 const send = (url: string, method: "POST" | "DELETE", path: string, body: unknown) =>
@@ -160,5 +172,48 @@ describe.each(ENGINES)("operator federation routes on %s", (engine) => {
       404,
       ErrorCode.NOT_FOUND,
     );
+  });
+
+  it("a node does not pull itself: its own URL (or another name for it) configured is dropped, and cannot be added", async () => {
+    const source = await freshNode(engine);
+    const alice = await session(source.url, "alice-self");
+    const database = await testDatabase(engine);
+    const port = await freePort();
+    const own = `http://127.0.0.1:${port}`;
+    const alias = `http://localhost:${port}`;
+    const lines: string[] = [];
+    const node = await createNode({
+      database: await database.open(),
+      config: { verify: TEST_CONTEXT },
+      clock: () => NOW,
+      // A peer list shared by every node of a network holds each node's own URL.
+      peers: [source.url, own, alias],
+      sync: { intervalMs: 3_600_000, nudge: false, log: (l) => lines.push(l) },
+    });
+    onTestFinished(async () => {
+      await node.close();
+      await database.cleanup();
+    });
+    const url = await node.app.listen({ port, host: "127.0.0.1" });
+    expect(url).toBe(own);
+    const synced = await send(url, "POST", "/v1/peers/sync", {});
+    expect(synced.status, synced.text).toBe(200);
+    // The two names of the node itself are dropped; the real peer is pulled.
+    expect(synced.body.peers.map((p) => p.url)).toEqual([source.url]);
+    expect(lines.filter((l) => l.includes("this is the node itself")).sort()).toEqual(
+      [own, alias].map((u) => expect.stringContaining(`sync ${u}:`)).sort(),
+    );
+    expect((await get(url, `/v1/grants/${alice.grantId}`)).status).toBe(200);
+    // Nor can it be added at run time, under either name; the list is unchanged.
+    for (const self of [own, `${alias}/`])
+      expectRefusal(
+        await send(url, "POST", "/v1/peers", { url: self }),
+        400,
+        ErrorCode.INVALID_FIELD,
+      );
+    const listed = await get<PeersReply>(url, "/v1/peers");
+    expect(listed.body.peers.map((p) => p.url)).toEqual([source.url]);
+    // A second round asked for answers (no loop left waiting on a dropped peer).
+    expect((await send(url, "POST", "/v1/peers/sync", {})).status).toBe(200);
   });
 });

@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { NodeContext } from "../context.js";
+import { INSTANCE_HEADER } from "../federation.js";
 import type { App } from "../server.js";
 import { readSyncPage, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT } from "../sync-log.js";
 
@@ -24,6 +25,7 @@ export function getSync(app: App, ctx: NodeContext): void {
     async (req, reply) => {
       const after = Number(req.query.after ?? "0");
       const page = await readSyncPage(ctx.storage.db, after, req.query.limit ?? SYNC_DEFAULT_LIMIT);
+      if (ctx.federation !== undefined) reply.header(INSTANCE_HEADER, ctx.federation.instance);
       return reply.header("content-type", "application/json; charset=utf-8").send(page.json);
     },
   );
