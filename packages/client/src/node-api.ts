@@ -25,6 +25,24 @@ export interface ServedAction {
   readonly signature: string;
 }
 
+/** One current reaction to a post, with the signed react action that set it. */
+export interface ServedReaction {
+  readonly wallet: string;
+  readonly reaction: string;
+  readonly ts: number;
+  /** The id of the action that set it (`signed.id`). */
+  readonly action: string;
+  readonly logId: number;
+  readonly signed: ServedAction;
+}
+
+/** A post's reactions: counts (the node's word) and a page of who reacted, newest first. */
+export interface ServedReactions {
+  readonly counts: Record<string, number>;
+  readonly items: ServedReaction[];
+  readonly next: string | null;
+}
+
 export interface ServedPost extends ServedAction {
   readonly replies: number;
   readonly reactions: Readonly<Record<string, number>>;
@@ -247,11 +265,7 @@ export class NodeApi {
 
   /** Counts by reaction (all of them) and who reacted, newest first, a page at a time. */
   reactions(id: string, q: PageQuery = {}) {
-    return this.#request<{
-      counts: Record<string, number>;
-      items: { wallet: string; reaction: string; ts: number; action: string; logId: number }[];
-      next: string | null;
-    }>("GET", `/v1/posts/${id}/reactions${query(q)}`);
+    return this.#request<ServedReactions>("GET", `/v1/posts/${id}/reactions${query(q)}`);
   }
 
   profile(wallet: string) {

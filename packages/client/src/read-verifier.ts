@@ -29,6 +29,7 @@ import type {
   ServedAction,
   ServedPost,
   ServedProfile,
+  ServedReactions,
   ServedSession,
   StreamEvent,
 } from "./node-api.js";
@@ -184,6 +185,42 @@ export class ReadVerifier {
     await this.action(`thread ${id}`, t.root, ["post"]);
     await this.page(`thread ${id}`, t.replies, { kinds: ["reply"], ascending: true });
     return t;
+  }
+
+  /**
+   * A post's reactions: each item's signed action is a `react` by a session of the wallet
+   * listed, on this post, with the reaction and time listed; newest first, each once.
+   * The counts are the node's word.
+   */
+  async reactions(target: string, r: ServedReactions): Promise<ServedReactions> {
+    const what = `reactions of ${target}`;
+    if (typeof r !== "object" || r === null || !Array.isArray(r.items))
+      throw forged(what, "", "not a reactions page");
+    for (const [i, item] of r.items.entries()) {
+      if (typeof item !== "object" || item === null || typeof item.signed !== "object")
+        throw forged(what, "", "an item without its signed action");
+      const before = r.items[i - 1];
+      if (before !== undefined && before.logId <= item.logId)
+        throw forged(what, item.action, "items out of log order, or repeated");
+      if (item.signed.id !== item.action || item.signed.logId !== item.logId)
+        throw forged(what, item.action, "the signed action is not the one listed");
+      if (item.signed.wallet !== item.wallet)
+        throw forged(
+          what,
+          item.action,
+          `listed as ${item.wallet}, served as ${item.signed.wallet}`,
+        );
+    }
+    await Promise.all(
+      r.items.map(async (item) => {
+        const a = await this.action(what, item.signed, ["react"]);
+        const body = a.payload.body as { target: string; reaction: string };
+        if (body.target !== target) throw forged(what, item.action, `a reaction to ${body.target}`);
+        if (body.reaction !== item.reaction || a.payload.ts !== item.ts)
+          throw forged(what, item.action, "the reaction or time differ from the signed action");
+      }),
+    );
+    return r;
   }
 
   /**

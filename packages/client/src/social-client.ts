@@ -33,6 +33,7 @@ import type {
   ServedAction,
   ServedPost,
   ServedProfile,
+  ServedReactions,
   ServedSession,
   StreamEvent,
 } from "./node-api.js";
@@ -751,6 +752,11 @@ export class SocialClient {
   /** A profile: name, bio and avatar verified against the signed profile action. */
   async profile(wallet: string): Promise<ServedProfile> {
     return await this.verifier.profile(wallet, await this.options.api.profile(wallet));
+  }
+
+  /** A post's reactions, each verified against its signed react action (counts: the node's word). */
+  async reactions(id: string, q?: PageQuery): Promise<ServedReactions> {
+    return await this.verifier.reactions(id, await this.options.api.reactions(id, q));
   }
 
   /** A wallet's sessions, each grant (and revocation) verified against the wallet. */

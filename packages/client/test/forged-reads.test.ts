@@ -38,6 +38,7 @@ describe.each(["postgres", "pglite"] as TestEngine[])(
     let postId: string;
     let replyId: string;
     let revokedGrant: string;
+    let reactId: string;
     beforeAll(async () => {
       node = await startTestNode({ engine });
       proxy = await startLyingProxy(node.url);
@@ -48,6 +49,8 @@ describe.each(["postgres", "pglite"] as TestEngine[])(
       postId = (await alice.social.post("first post")).id;
       await alice.social.post("second post");
       replyId = (await bob.social.reply(postId, "a reply")).id;
+      reactId = (await bob.social.react(postId, "like")).id;
+      await alice.social.react(replyId, "fire");
       await alice.social.setProfile({ displayName: "Alice", bio: "signed bio" });
       await alice.social.sendDm(bob.address, "hello bob");
       // A second session of Alice's, revoked: the list carries the signed revocation.
@@ -241,6 +244,65 @@ describe.each(["postgres", "pglite"] as TestEngine[])(
       const bobs = await new NodeApi(node.url).sessions(bob.address);
       proxy.tamper = (path, b) => (path === sessionsPath ? { items: [...b.items, ...bobs] } : b);
       await expectForged(reader.sessions(alice.address), /wallet/);
+    });
+
+    it("refuses a reactions list whose items are not what a session of the wallet signed", async () => {
+      honest();
+      const r = await reader.reactions(postId);
+      expect(r.items.map((i) => [i.wallet, i.reaction, i.action])).toEqual([
+        [bob.address, "like", reactId],
+      ]);
+      expect(r.counts).toEqual({ like: 1 });
+      const path = `/v1/posts/${postId}/reactions`;
+      const edit = (f: (items: Json[], b: Json) => void) => {
+        proxy.tamper = (p, b) => {
+          if (p !== path) return b;
+          const out = clone(b);
+          f(out.items, out);
+          return out;
+        };
+      };
+      // The reaction changed beside a genuine signed action.
+      edit((items) => {
+        items[0].reaction = "dislike";
+      });
+      await expectForged(reader.reactions(postId), /differ/);
+      // Listed as another wallet's.
+      edit((items) => {
+        items[0].wallet = alice.address;
+      });
+      await expectForged(reader.reactions(postId), /served as/);
+      // The signed reaction itself edited.
+      edit((items) => {
+        items[0].signed.payload.body.reaction = "dislike";
+        items[0].reaction = "dislike";
+      });
+      await expectForged(reader.reactions(postId), /signature/i);
+      // A genuine react, but to another post (Alice's reaction to the reply).
+      const other = (await new NodeApi(node.url).reactions(replyId)).items[0] as Json;
+      edit((items) => {
+        items.unshift({
+          ...other,
+          logId: other.logId + 10_000,
+          signed: { ...other.signed, logId: other.logId + 10_000 },
+        });
+      });
+      await expectForged(reader.reactions(postId));
+      edit((items) => {
+        items[0] = other;
+      });
+      await expectForged(reader.reactions(postId), /a reaction to/);
+      // A post (not a react) served as the reaction; an item without its signed action.
+      const post = (await new NodeApi(node.url).post(postId)) as Json;
+      edit((items) => {
+        items[0].signed = { ...post, logId: items[0].logId, id: items[0].action };
+      });
+      await expectForged(reader.reactions(postId));
+      edit((items) => {
+        delete items[0].signed;
+      });
+      await expectForged(reader.reactions(postId), /without its signed action/);
+      honest();
     });
 
     it("refuses an inbox whose direct message was altered", async () => {

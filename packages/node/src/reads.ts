@@ -228,6 +228,17 @@ async function findRoot(db: Kysely<Database>, id: string): Promise<string> {
   return row?.id ?? id;
 }
 
+/** One current reaction, with the signed react action that set it (so a reader verifies it). */
+export interface ServedReaction {
+  readonly wallet: string;
+  readonly reaction: string;
+  readonly ts: number;
+  /** The id of the action that set it: `signed.id`. */
+  readonly action: string;
+  readonly logId: number;
+  readonly signed: ServedAction;
+}
+
 /**
  * The current reactions to a post or reply: counts by reaction over all of them, and who
  * reacted, newest first, paged by the log id of the action that set each reaction.
@@ -240,7 +251,7 @@ export async function reactionsOf(
 ): Promise<
   | {
       counts: Record<string, number>;
-      items: { wallet: string; reaction: string; ts: number; action: string; logId: number }[];
+      items: ServedReaction[];
       next: string | null;
     }
   | undefined
@@ -258,7 +269,18 @@ export async function reactionsOf(
     db
       .selectFrom("reactions as r")
       .innerJoin("actions as a", "a.id", "r.action_id")
-      .select(["r.wallet", "r.reaction", "r.ts", "r.action_id", "a.log_id"])
+      .select([
+        "r.wallet",
+        "r.reaction",
+        "r.ts",
+        "r.action_id",
+        "a.log_id",
+        "a.kind",
+        "a.grant_id",
+        "a.received_at",
+        "a.payload",
+        "a.signature",
+      ])
       .where("r.target", "=", target)
       .where("r.active", "=", true)
       .where("a.log_id", "<", before)
@@ -281,6 +303,16 @@ export async function reactionsOf(
     ts: Number(r.ts),
     action: r.action_id,
     logId: Number(r.log_id),
+    signed: served({
+      id: r.action_id,
+      log_id: Number(r.log_id),
+      kind: r.kind,
+      wallet: r.wallet,
+      grant_id: r.grant_id,
+      received_at: Number(r.received_at),
+      payload: r.payload,
+      signature: r.signature,
+    }),
   }));
   return { counts, ...toPage(items, limit) };
 }

@@ -1,7 +1,7 @@
 import { grantIdOfText, toBase58 } from "@sesame/protocol";
 import { describe, expect, it } from "vitest";
 import { DAY, makeGrant, T0 } from "../../protocol/scripts/fixtures.js";
-import type { ServedPost, ServedProfile, ServedSession } from "../src/index.js";
+import type { ServedAction, ServedPost, ServedProfile, ServedSession } from "../src/index.js";
 import {
   accept,
   ENGINES,
@@ -24,7 +24,14 @@ type Page = { items: ServedPost[]; next: string | null };
 type Thread = { root: ServedPost; replies: Page };
 type Reactions = {
   counts: Record<string, number>;
-  items: { wallet: string; reaction: string; ts: number; action: string; logId: number }[];
+  items: {
+    wallet: string;
+    reaction: string;
+    ts: number;
+    action: string;
+    logId: number;
+    signed: ServedAction;
+  }[];
   next: string | null;
 };
 
@@ -195,6 +202,22 @@ describe.each(ENGINES)("reads over HTTP on %s", (engine) => {
       [carol.wallet, "fire"],
       [carol.wallet, "like"],
     ]);
+    // Each item carries the react action that set it, exactly as signed (a reader verifies it).
+    for (const i of after.body.items) {
+      expect(Object.keys(i).sort()).toEqual(
+        ["action", "logId", "reaction", "signed", "ts", "wallet"].sort(),
+      );
+      expect(i.signed).toMatchObject({
+        id: i.action,
+        logId: i.logId,
+        kind: "react",
+        wallet: i.wallet,
+      });
+      expect(i.signed.payload).toMatchObject({
+        ts: i.ts,
+        body: { target: target.id, reaction: i.reaction },
+      });
+    }
     expect((await get<ServedPost>(url, `/v1/posts/${target.id}`)).body.reactions).toEqual({
       like: 1,
       fire: 1,

@@ -11,7 +11,7 @@ export function getReactions(app: App, ctx: NodeContext): void {
     {
       schema: {
         summary:
-          "Current reactions to a post or reply: counts by reaction (all of them) and who reacted, newest first, paged",
+          "Current reactions to a post or reply: counts by reaction (all of them) and who reacted (each with its signed react action), newest first, paged",
         params: IdParams,
         querystring: PageQuery,
         response: {
@@ -24,6 +24,7 @@ export function getReactions(app: App, ctx: NodeContext): void {
                 ts: Type.Integer(),
                 action: Type.String(),
                 logId: Type.Integer(),
+                signed: Type.Ref("ServedAction"),
               }),
             ),
             next: Type.Union([Type.String(), Type.Null()]),
