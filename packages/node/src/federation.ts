@@ -169,7 +169,7 @@ export function parsePeers(value: string | undefined): string[] {
  */
 export const INSTANCE_HEADER = "sesame-instance";
 
-/** Thrown when a peer URL turns out to be this node process itself. */
+/** Thrown when a peer URL turns out to be this node process itself, or a peer pulled already. */
 class SelfPeer extends Error {}
 
 const SELF_PEER = "this is the node itself (its own URL, or another name for it): not pulled";
@@ -304,6 +304,8 @@ export class Federation {
   readonly #closing = new AbortController();
   /** This process's id, served in `INSTANCE_HEADER` so the node recognises itself. */
   readonly instance: string = randomUUID();
+  /** Each peer process's instance id, and the URL it is pulled by. */
+  readonly #instances = new Map<string, string>();
 
   constructor(ctx: FederationContext, options: FederationOptions) {
     this.#ctx = ctx;
@@ -513,7 +515,7 @@ export class Federation {
       } catch (e) {
         if (e instanceof SelfPeer) {
           // Dropped from the peers pulled and listed (a configured one until the next start).
-          this.#log(`sync ${loop.url}: ${SELF_PEER}`);
+          this.#log(`sync ${loop.url}: ${e.message}`);
           loop.stopped = true;
           loop.stream?.abort();
           if (this.#loops.get(loop.url) === loop) this.#loops.delete(loop.url);
@@ -595,9 +597,18 @@ export class Federation {
         reason: (e as Error).message,
       });
     }
-    if (res.headers.get(INSTANCE_HEADER) === this.instance) {
+    const instance = res.headers.get(INSTANCE_HEADER);
+    if (instance === this.instance) {
       await res.body?.cancel();
-      throw new SelfPeer(peer);
+      throw new SelfPeer(SELF_PEER);
+    }
+    if (instance !== null) {
+      const owner = this.#instances.get(instance);
+      if (owner === undefined || !this.#loops.has(owner)) this.#instances.set(instance, peer);
+      else if (owner !== peer) {
+        await res.body?.cancel();
+        throw new SelfPeer(`the same node as ${owner}, pulled already: not pulled twice`);
+      }
     }
     let text: string;
     try {

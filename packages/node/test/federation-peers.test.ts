@@ -215,5 +215,13 @@ describe.each(ENGINES)("operator federation routes on %s", (engine) => {
     expect(listed.body.peers.map((p) => p.url)).toEqual([source.url]);
     // A second round asked for answers (no loop left waiting on a dropped peer).
     expect((await send(url, "POST", "/v1/peers/sync", {})).status).toBe(200);
+    // Another name for a peer pulled already is dropped too, once it answers as that peer.
+    const twice = source.url.replace("127.0.0.1", "localhost");
+    expect((await send(url, "POST", "/v1/peers", { url: twice })).status).toBe(201);
+    const dropped = await send(url, "POST", "/v1/peers/sync", {});
+    expect(dropped.body.peers.map((p) => p.url)).toEqual([source.url]);
+    expect(lines).toContainEqual(
+      `sync ${twice}: the same node as ${source.url}, pulled already: not pulled twice`,
+    );
   });
 });
