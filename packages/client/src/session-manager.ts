@@ -22,7 +22,8 @@ import {
 } from "@sesame/protocol";
 import { SesameClientError } from "./errors.js";
 import type { RetiredSession, SessionKeys, SessionRecord, SessionStore } from "./keys.js";
-import type { NodeApi, ServedSession } from "./node-api.js";
+import type { NodeApi } from "./node-api.js";
+import type { ReadVerifier, VerifiedSession } from "./read-verifier.js";
 import type { Wallet } from "./wallet.js";
 
 /** Where the app runs: what the grant binds to. */
@@ -196,6 +197,7 @@ function bytesToBase64(bytes: Uint8Array): string {
  */
 export class SessionManager {
   #wallet: Wallet | (() => Wallet) | undefined;
+  #verifier: ReadVerifier | undefined;
   #renewing: Promise<ActiveSession> | undefined;
   readonly #clock: () => number;
   readonly #random: (n: number) => Uint8Array;
@@ -213,6 +215,14 @@ export class SessionManager {
   /** One slot per app and wallet on this device. */
   get slot(): string {
     return `${this.options.app.domain}|${this.options.walletAddress}`;
+  }
+
+  /**
+   * The verifier of the sessions list this manager acts on (destroying keys, ending funds):
+   * a `SocialClient` built with this manager attaches its own.
+   */
+  useVerifier(verifier: ReadVerifier): void {
+    this.#verifier ??= verifier;
   }
 
   connect(wallet: Wallet): void {
@@ -650,26 +660,36 @@ export class SessionManager {
   }
 
   /**
-   * The node refused this session as revoked: destroy its keys on this device too.
-   * `revokedAt` is the time the node's refusal (4007) names; without one (cut off for
-   * equivocation, 4006) this device's clock.
+   * The node refused this session as revoked: destroy its keys on this device too, once
+   * the wallet's sessions list, verified (`ReadVerifier`), shows it revoked: a signed
+   * revocation covering it, or (the node's word, §12.5) cut off for equivocation. A node
+   * that only says "revoked" (a refusal, an unsigned status) cannot make this device
+   * destroy its keys. `revokedAt`: the time the refusal (4007) names, else the list's.
+   * Unreachable, or a list that does not verify: nothing is destroyed (returns false).
    */
-  async forgetRevoked(revokedAt?: number): Promise<void> {
+  async forgetRevoked(revokedAt?: number): Promise<boolean> {
     const record = await this.options.store.getRecord(this.slot);
-    if (record !== undefined && (record.revokedAt === undefined || record.revokedAt === null)) {
+    if (record === undefined) return false;
+    let listed: VerifiedSession[];
+    try {
+      listed = await this.list();
+    } catch {
+      return false;
+    }
+    let forgot = false;
+    const mine = listed.find((s) => s.grant === record.grantId);
+    if (
+      mine?.status === "revoked" &&
+      (record.revokedAt === undefined || record.revokedAt === null)
+    ) {
       // Revoked elsewhere: the leftovers still go back to the wallet first (no prompt).
       await this.#endFunds(record);
-      await this.#forget(record, revokedAt);
+      await this.#forget(record, revokedAt ?? mine.revokedAt ?? undefined);
+      forgot = true;
     }
-    // A revocation of all sessions ends the replaced ones too: ask the node which ended.
-    if ((record?.retired ?? []).length > 0) {
-      try {
-        const listed = await this.options.api.sessions(this.options.walletAddress);
-        await this.readingKeys(listed);
-      } catch {
-        // Unreachable: they are pruned at the next inbox read, or when they expire.
-      }
-    }
+    // A revocation of all sessions ends the replaced ones too.
+    if ((record.retired ?? []).length > 0) await this.readingKeys(listed);
+    return forgot;
   }
 
   /** Destroys the keys; keeps a tombstone so the next action says "revoked", not "none". */
@@ -707,15 +727,22 @@ export class SessionManager {
   /**
    * Every key set this device may still read direct messages with: the current session's
    * and those of replaced sessions that are still live. With `nodeSessions` (the wallet's
-   * sessions as a node lists them), replaced sessions the node says ended are pruned first.
+   * sessions as a `ReadVerifier` verified them), replaced sessions that ended are pruned
+   * first: revoked (a verified revocation, or equivocation), or expired by this device's
+   * clock (a node saying "expired" before the grant's end is not believed).
    */
   async readingKeys(
-    nodeSessions?: readonly Pick<ServedSession, "grant" | "status">[],
+    nodeSessions?: readonly VerifiedSession[],
   ): Promise<{ readonly grantId: GrantId; readonly keys: SessionKeys }[]> {
     if (nodeSessions !== undefined) {
+      const now = this.#clock();
       await this.pruneRetired(
         nodeSessions
-          .filter((s) => s.status === "revoked" || s.status === "expired")
+          .filter(
+            (s) =>
+              s.status === "revoked" ||
+              (s.status === "expired" && s.verified.grant.expirationTime <= now),
+          )
           .map((s) => s.grant),
       );
     } else {
@@ -737,10 +764,16 @@ export class SessionManager {
   }
 
   /**
-   * Every session of this wallet, across apps and devices, as the node lists them (not
-   * verified here: `SocialClient.sessions()` verifies each grant and revocation).
+   * Every session of this wallet, across apps and devices, as the node lists them, each
+   * grant and revocation verified (`FORGED_READ` if one does not). Needs the verifier a
+   * `SocialClient` built with this manager attaches (`useVerifier`).
    */
-  async list(): Promise<ServedSession[]> {
-    return await this.options.api.sessions(this.options.walletAddress);
+  async list(): Promise<VerifiedSession[]> {
+    if (this.#verifier === undefined)
+      throw new Error("SessionManager.list() needs a verifier: build a SocialClient with it");
+    return await this.#verifier.sessions(
+      this.options.walletAddress,
+      await this.options.api.sessions(this.options.walletAddress),
+    );
   }
 }

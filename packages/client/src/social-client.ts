@@ -34,7 +34,6 @@ import type {
   ServedPost,
   ServedProfile,
   ServedReactions,
-  ServedSession,
   StreamEvent,
 } from "./node-api.js";
 import { forged, ReadVerifier, type VerifiedSession } from "./read-verifier.js";
@@ -204,6 +203,7 @@ export class SocialClient {
   constructor(private readonly options: SocialClientOptions) {
     this.#clock = options.clock ?? Date.now;
     this.verifier = new ReadVerifier(options);
+    options.manager.useVerifier(this.verifier);
   }
 
   /**
@@ -663,13 +663,9 @@ export class SocialClient {
     // Which replaced sessions ended (their keys are destroyed): only what verifies counts
     // (a signed revocation, or the grant's end by this device's clock); otherwise, as when
     // the node is unreachable, only what this device knows ends them.
-    let listed: { grant: string; status: ServedSession["status"] }[] | undefined;
+    let listed: VerifiedSession[] | undefined;
     try {
-      const now = this.#clock();
-      listed = (await this.sessions(session.grant.wallet)).map((s) => ({
-        grant: s.grant,
-        status: s.status === "expired" && s.expirationTime > now ? "active" : s.status,
-      }));
+      listed = await this.sessions(session.grant.wallet);
     } catch {
       listed = undefined;
     }

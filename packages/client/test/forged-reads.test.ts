@@ -361,5 +361,48 @@ describe.each(["postgres", "pglite"] as TestEngine[])(
       }
       honest();
     });
+
+    it("a sessions list that does not verify cannot make a device destroy its keys", async () => {
+      honest();
+      const victim = testClient(proxy.url, {
+        app: app("alice tablet"),
+        wallet: { path: alice.walletPath, address: alice.address },
+      });
+      const grant = (await victim.manager.start(policy(["post"]))).grantId;
+      const sessionsPath = `/v1/wallets/${alice.address}/sessions`;
+      const lie = (f: (s: Json, items: Json[]) => void) => {
+        proxy.tamper = (path, b) => {
+          if (path !== sessionsPath) return b;
+          const out = clone(b);
+          f(
+            out.items.find((s: Json) => s.grant === grant),
+            out.items,
+          );
+          return out;
+        };
+      };
+      // "Revoked", says the node, without the wallet's revocation.
+      lie((s) => {
+        s.status = "revoked";
+        s.revokedBy = "revocation";
+        s.revokedAt = Date.now();
+      });
+      expect(await victim.manager.forgetRevoked(Date.now())).toBe(false);
+      await expectForged(victim.manager.list(), /without the wallet's signed revocation/);
+      // With a genuine revocation of another session.
+      lie((s, items) => {
+        s.status = "revoked";
+        s.revocation = items.find((x: Json) => x.grant === revokedGrant).revocation;
+      });
+      expect(await victim.manager.forgetRevoked(Date.now())).toBe(false);
+      // The keys are still there: the session still acts.
+      honest();
+      expect((await victim.manager.status()).state).toBe("active");
+      await victim.social.post("still mine");
+      // Really revoked (from Alice's other device): the verified list shows it, keys go.
+      await alice.manager.revoke(grant as never);
+      expect(await victim.manager.forgetRevoked()).toBe(true);
+      expect((await victim.manager.status()).state).toBe("revoked");
+    });
   },
 );
