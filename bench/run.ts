@@ -141,6 +141,19 @@ function ratio(row: SummaryRow): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    // Without this, `--help` (not a name) would start every benchmark.
+    console.log(
+      [
+        "npm run bench                 every benchmark in quick mode; writes bench/results/<date>.json",
+        "                              and bench/results/<date>.md (each figure beside its same-run baseline)",
+        "npm run bench -- --full       every benchmark at full size, same files",
+        "npm run bench -- <name> [...] one benchmark with its own options; writes bench/results/<name>.json",
+        `benchmarks: ${Object.keys(BENCHES).join(", ")}`,
+      ].join("\n"),
+    );
+    return;
+  }
   const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
   const unknown = names.filter((n) => !(n in BENCHES));
   if (unknown.length > 0) {

@@ -31,6 +31,7 @@ import { dropSchema } from "../src/index.js";
 
 const { values } = parseArgs({
   options: {
+    help: { type: "boolean", short: "h", default: false },
     minutes: { type: "string", default: "10" },
     engine: { type: "string", default: "postgres" },
     rate: { type: "string" },
@@ -39,6 +40,19 @@ const { values } = parseArgs({
     sessions: { type: "string", default: "100" },
   },
 });
+if (values.help) {
+  console.log(
+    [
+      "npm run soak -- [--minutes 10] [--engine postgres|pglite] [--rate N] [--calibrate 15]",
+      "                [--subscribers 4] [--sessions 100]",
+      "Calibrates the maximum of a mixed read/write workload (skipped with --rate), then runs it",
+      "open-loop at 80 % of that maximum for --minutes with --subscribers live-stream clients.",
+      "Prints per minute: requests, errors, p50/p99 of writes and reads, stream events, the",
+      "node's RSS; then the error rate and the RSS trend.",
+    ].join("\n"),
+  );
+  process.exit(0);
+}
 const engine = values.engine as Engine;
 const minutes = Number(values.minutes);
 
