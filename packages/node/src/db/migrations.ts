@@ -210,6 +210,22 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE active`.execute(db);
     },
   },
+  "0007_posts_out_of_kind_indexes": {
+    async up(db: Kysely<unknown>) {
+      // Since 0006 every read of posts asks for visible ones and uses the two partial post
+      // indexes, so the general kind indexes need no post rows: a post insert then updates
+      // two fewer indexes (ingest, docs/DECISIONS.md "Read indexes"). They keep serving every
+      // other kind: the inbox (kind = 'dm'), profiles, follows and reactions of a wallet.
+      await sql`DROP INDEX actions_kind_log`.execute(db);
+      await sql`
+        CREATE INDEX actions_kind_log ON actions (kind, log_id)
+        WHERE kind <> 'post'`.execute(db);
+      await sql`DROP INDEX actions_wallet_kind_log`.execute(db);
+      await sql`
+        CREATE INDEX actions_wallet_kind_log ON actions (wallet, kind, log_id)
+        WHERE kind <> 'post'`.execute(db);
+    },
+  },
 };
 
 class InlineProvider implements MigrationProvider {
