@@ -24,6 +24,7 @@ const node = await createNode({
     rateLimitPerMinute: 1_000_000_000,
   },
   verifyWorkers: options.verifyWorkers ?? 0,
+  ...(process.env.BENCH_INGEST ? { ingest: JSON.parse(process.env.BENCH_INGEST) } : {}),
   // "chainDir": the embedded chain, journaled there (what `npm start` runs).
   ...(options.chainDir ? { chain: "embedded", chainDir: options.chainDir } : {}),
   peers: options.peers ?? [],

@@ -35,6 +35,8 @@ export interface NodeOptions {
    * when `backend` is given.
    */
   readonly verifyWorkers?: number;
+  /** Group-commit tuning of the write path (`IngestOptions`: most actions per commit, linger). */
+  readonly ingest?: { readonly maxBatch?: number; readonly lingerMs?: number };
   /**
    * The funds tier's chain: an embedded LiteSVM chain (served at POST /rpc), any chain
    * behind the `Chain` interface (e.g. `rpcChain(SOLANA_RPC_URL)`), or none (tips refused).
@@ -90,6 +92,7 @@ export async function createNode(options: NodeOptions = {}): Promise<SesameNode>
   const workers = options.backend === undefined ? (options.verifyWorkers ?? 0) : 0;
   const pool = workers > 0 ? new VerifyPool(workers) : undefined;
   const ingest = new Ingestor(storage.db, grants, pool?.backend ?? backend, {
+    ...options.ingest,
     policy: config.policy,
     clock,
     onCommit: (logId) => stream.notify(logId),

@@ -40,13 +40,20 @@ export interface ServerOptions {
 /** Builds the HTTP API around a context. Listening is the caller's. */
 export async function buildServer(ctx: NodeContext, options: ServerOptions = {}): Promise<App> {
   const receiveTimeoutMs = Math.max(ctx.config.requestTimeoutMs, 1000);
+  const idleTimeoutMs = Math.max(ctx.config.requestTimeoutMs, 60_000);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: ctx.config.bodyLimit,
     // Socket-level limits: a request must arrive within the deadline, and a socket may be
     // idle at most a minute (the stream sends a heartbeat more often than that).
     requestTimeout: receiveTimeoutMs,
-    connectionTimeout: Math.max(ctx.config.requestTimeoutMs, 60_000),
+    connectionTimeout: idleTimeoutMs,
+    // An idle keep-alive socket is closed by the node after this, and the node says so
+    // (`Keep-Alive: timeout=N`); Node's HTTP clients then drop it a second earlier. It must
+    // stay below the idle limit above: a socket the node drops for idleness while it still
+    // advertises a longer keep-alive is one a client may reuse at that very moment (the
+    // request then fails with ECONNRESET: 3 of 176,547 in a 10-minute soak before this).
+    keepAliveTimeout: idleTimeoutMs - 5_000,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
     genReqId: () => randomUUID(),
     clientErrorHandler: (error, socket) => writeClientError(error, socket, ctx),

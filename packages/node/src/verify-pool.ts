@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import type { Ed25519Backend } from "@sesame/protocol";
 
@@ -87,6 +88,8 @@ export class VerifyPool {
       name: `node:crypto on ${size} worker thread${size === 1 ? "" : "s"}`,
       verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
         this.verify(publicKey, message, signature),
+      // Action ids are hashed on the main thread: native SHA-256, as the node:crypto backend.
+      sha256: (data: Uint8Array) => createHash("sha256").update(data).digest(),
     });
   }
 

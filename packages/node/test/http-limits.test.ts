@@ -3,6 +3,7 @@
  * what a timed-out write means, body shapes checked before any storage work, query
  * parameters named in refusals, and the per-IP rate limit with its exempt routes.
  */
+import http from "node:http";
 import net from "node:net";
 import { grantIdOfText } from "@sesame/protocol";
 import { sql } from "kysely";
@@ -331,6 +332,30 @@ async function rawHttp(url: string, bytes: string): Promise<string> {
   await new Promise((resolve) => socket.on("close", resolve));
   return Buffer.concat(chunks).toString("utf8");
 }
+
+describe("keep-alive", () => {
+  it("advertises an idle keep-alive shorter than the socket idle limit, so a client never reuses a socket being dropped", async () => {
+    const { url, node } = await freshNode("pglite");
+    const agent = new http.Agent({ keepAlive: true });
+    const header = await new Promise<string | undefined>((resolve, reject) => {
+      http
+        .get(`${url}/health`, { agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.headers["keep-alive"]));
+        })
+        .on("error", reject);
+    });
+    agent.destroy();
+    const hint = /^timeout=(\d+)$/.exec(header ?? "");
+    expect(hint, String(header)).not.toBeNull();
+    const advertisedMs = Number(hint?.[1]) * 1000;
+    const server = node.app.server;
+    // Node closes an idle kept-alive socket at keepAliveTimeout (what it advertises) and
+    // any socket idle for `timeout`; the second must never come first.
+    expect(server.keepAliveTimeout).toBe(advertisedMs);
+    expect(server.timeout).toBeGreaterThan(advertisedMs);
+  });
+});
 
 describe("requests too broken to route", () => {
   it("answer with the same coded JSON body: oversized headers 431 6002, bytes that are not HTTP 400 1002", async () => {

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, sign } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { describe, expect, it } from "vitest";
 import { VerifyPool } from "../src/verify-pool.js";
 
@@ -44,5 +45,19 @@ describe("VerifyPool", () => {
     await expect(
       pool.backend.verify(new Uint8Array(32), new Uint8Array(1), new Uint8Array(64)),
     ).rejects.toThrow(/closed/);
+  });
+
+  it("hashes action ids natively, byte for byte as the protocol's SHA-256", async () => {
+    const pool = new VerifyPool(1);
+    try {
+      const digest = pool.backend.sha256;
+      expect(digest).toBeDefined();
+      for (const size of [0, 1, 55, 56, 64, 300, 4096]) {
+        const data = Uint8Array.from({ length: size }, (_, i) => (i * 31 + size) & 0xff);
+        expect(Buffer.from(digest?.(data) ?? [])).toEqual(Buffer.from(sha256(data)));
+      }
+    } finally {
+      await pool.close();
+    }
   });
 });
