@@ -63,7 +63,9 @@ export interface IngestOptions {
   readonly maxBatch?: number;
   /**
    * Longest a commit waits for actions that arrived before it but are still being
-   * verified (ms; default 10, 0 never waits). Bigger commits cost less per action.
+   * verified (ms; default 2, 0 never waits). Bigger commits cost less per action, but
+   * while a commit waits the database idles: on PostgreSQL 1-2 ms took 15-20 % more
+   * actions per second than 10 ms, and 0 less (`npm run bench -- ingest`, DECISIONS.md).
    */
   readonly lingerMs?: number;
   readonly clock?: () => number;
@@ -167,7 +169,7 @@ export class Ingestor {
   ) {
     this.#clock = options.clock ?? Date.now;
     this.#maxBatch = options.maxBatch ?? 2000;
-    this.#lingerMs = options.lingerMs ?? 10;
+    this.#lingerMs = options.lingerMs ?? 2;
     this.#peerPolicy = {
       ...options.policy,
       lateGraceMs: options.peerLateGraceMs ?? PEER_LATE_GRACE_MS,

@@ -226,6 +226,16 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE kind <> 'post'`.execute(db);
     },
   },
+  "0008_actions_grant_check_in_write_path": {
+    async up(db: Kysely<unknown>) {
+      // Every action insert checked its grant through a foreign key: one index lookup and
+      // a KEY SHARE row lock per row, about a quarter of a post insert's cost. The write
+      // path already holds the session's row (FOR UPDATE), which exists only for a stored
+      // grant, and grants are never deleted, so the key repeated a fact the transaction had
+      // just read (docs/DECISIONS.md, "Ingest on PostgreSQL").
+      await sql`ALTER TABLE actions DROP CONSTRAINT IF EXISTS actions_grant_id_fkey`.execute(db);
+    },
+  },
 };
 
 class InlineProvider implements MigrationProvider {
