@@ -751,6 +751,24 @@ const ATTACKS: readonly Attack[] = [
     expect: refused(ErrorCode.UNKNOWN_FIELD),
   },
 
+  {
+    name: "unknown field beside a signed grant",
+    send: (w) => {
+      const f = makeGrant("mallory", "m-extra");
+      return post(w.url, "/v1/grants", { text: f.text, signature: f.signature, admin: true });
+    },
+    expect: refused(ErrorCode.UNKNOWN_FIELD),
+  },
+  {
+    name: "unknown field beside a signed revocation",
+    send: (w) =>
+      post(w.url, "/v1/revocations", {
+        ...revocation(w.alice.walletKey, { kind: "grant", grant: w.alice.grantId }),
+        compromisedSince: 0,
+      }),
+    expect: refused(ErrorCode.UNKNOWN_FIELD),
+  },
+
   // --- reads that need a session signature ------------------------------------------------
   {
     name: "DM inbox read without a Sesame-Request header",

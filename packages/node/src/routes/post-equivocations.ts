@@ -33,7 +33,10 @@ export function postEquivocations(app: App, ctx: NodeContext): void {
       },
     },
     async (req) => {
-      const body = objectBody<EquivocationProof>(req.body, "an equivocation proof {a, b}");
+      const body = objectBody<EquivocationProof>(req.body, "an equivocation proof {a, b}", [
+        "a",
+        "b",
+      ]);
       try {
         // Both actions' shapes are checked before the grant is looked up.
         for (const side of ["a", "b"] as const) {

@@ -37,6 +37,7 @@ export function postGrants(app: App, ctx: NodeContext): void {
       const body = objectBody<SignedGrant>(
         req.body,
         "a signed grant {text, signature} or {text, transaction}",
+        ["text", "signature", "transaction"],
       );
       try {
         const result = await retryOnConflict(() =>

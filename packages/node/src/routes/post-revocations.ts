@@ -26,7 +26,10 @@ export function postRevocations(app: App, ctx: NodeContext): void {
       },
     },
     async (req) => {
-      const body = objectBody<SignedRevocation>(req.body, "a signed revocation {text, signature}");
+      const body = objectBody<SignedRevocation>(req.body, "a signed revocation {text, signature}", [
+        "text",
+        "signature",
+      ]);
       try {
         const result = await retryOnConflict(() =>
           submitRevocation(

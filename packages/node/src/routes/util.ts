@@ -19,9 +19,15 @@ export function countRefusal(ctx: NodeContext, e: unknown): never {
 }
 
 /** A write body must be a JSON object; anything else is refused before any other work. */
-export function objectBody<T>(body: unknown, shape: string): T {
+export function objectBody<T>(body: unknown, shape: string, keys: readonly string[]): T {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ProtocolError(ErrorCode.INVALID_FIELD, { field: "body", reason: `must be ${shape}` });
+  }
+  // As for actions: a field the node does not know is refused, not silently dropped.
+  for (const key of Object.keys(body)) {
+    if (!keys.includes(key)) {
+      throw new ProtocolError(ErrorCode.UNKNOWN_FIELD, { field: key.slice(0, 64) });
+    }
   }
   return body as T;
 }
