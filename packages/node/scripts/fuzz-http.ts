@@ -5,6 +5,8 @@
  * action, revocation and equivocation is checked: it verifies again, and it is one of
  * the messages that were validly signed to begin with.
  */
+
+import { isDeepStrictEqual } from "node:util";
 import {
   type ActionPayload,
   actionIdOf,
@@ -142,6 +144,37 @@ export async function httpTarget(node: SesameNode, url: string): Promise<FuzzTar
   ) as fc.Arbitrary<unknown>;
 
   const known = new Set(Object.keys(ERROR_TABLE).map(Number));
+  /**
+   * What a 2xx means. A batch is answered 200 whatever its items got: it counts as
+   * accepted when an item was, else as refused with its first item's code. An inbox read
+   * answered 200 must carry a signed request equal (as JSON) to a validly signed original;
+   * any other is a read the node should have refused.
+   */
+  const accepted = (c: Case, text: string): Outcome => {
+    if (c.path === inbox) {
+      const header = c.headers?.["sesame-request"] ?? "";
+      let sent: unknown;
+      try {
+        sent = JSON.parse(Buffer.from(header, "base64url").toString("utf8"));
+      } catch {
+        sent = undefined;
+      }
+      return requests.some((r) => isDeepStrictEqual(r, sent))
+        ? { kind: "accepted" }
+        : { kind: "invalid", detail: `inbox read with a changed request: ${header.slice(0, 200)}` };
+    }
+    if (c.method === "POST" && c.path === "/v1/actions") {
+      const body = JSON.parse(text) as {
+        results?: { ok: boolean; error?: { code?: unknown } }[];
+      };
+      if (body.results !== undefined && !body.results.some((r) => r.ok)) {
+        const code = body.results[0]?.error?.code;
+        if (typeof code === "number" && known.has(code)) return { kind: "refused", code };
+        return { kind: "crash", detail: `batch item without an error code: ${text.slice(0, 200)}` };
+      }
+    }
+    return { kind: "accepted" };
+  };
   return {
     name: "http",
     arbitrary,
@@ -163,7 +196,7 @@ export async function httpTarget(node: SesameNode, url: string): Promise<FuzzTar
       }
       const text = await res.text();
       if (res.status >= 500) return { kind: "5xx", detail: `${res.status} ${text}` };
-      if (res.status < 300) return { kind: "accepted" };
+      if (res.status < 300) return accepted(c, text);
       let code: unknown;
       try {
         code = (JSON.parse(text) as { code?: unknown }).code;

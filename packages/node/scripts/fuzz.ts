@@ -78,6 +78,8 @@ for (const name of names) {
     database: postgres ? { databaseUrl: values["database-url"], schema } : {},
     config: { verify: TEST_CONTEXT, rateLimitPerMinute: 1_000_000_000 },
     clock: () => FUZZ_NOW,
+    // Tips are checked against a real (embedded, in-memory) chain, as on `npm start`.
+    chain: "embedded",
   });
   try {
     const url = await node.app.listen({ port: 0, host: "127.0.0.1" });

@@ -10,7 +10,7 @@
  *    schedule whether or not earlier ones finished, at most 256 in flight), with
  *    --subscribers live-stream (SSE) clients reading every event.
  * Prints per minute: requests, errors, p50/p99 of writes and reads, SSE events received,
- * the node's RSS; then the error rate and the RSS trend. Goal: 0 errors, RSS flat.
+ * the node's RSS; then the error rate and the RSS trend. Goal: 0 errors, RSS flat; exits 1 on any failed request or broken stream.
  */
 import { type KeyObject, randomBytes, sign } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -307,4 +307,5 @@ client.close();
 await node.close();
 if (engine === "postgres") await dropSchema(DATABASE_URL, schema).catch(() => {});
 await rm(dir, { recursive: true, force: true });
-process.exit(errors > 0 ? 1 : 0);
+// A failed request or a live stream that broke off fails the run.
+process.exit(errors > 0 || streamErrors > 0 ? 1 : 0);

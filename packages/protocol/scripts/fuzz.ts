@@ -26,6 +26,7 @@ import {
   parseGrantText,
   parseRevocationText,
   revocationToText,
+  SCOPE_OF_KIND,
   type SignedAction,
   toBase58,
   toBase64url,
@@ -287,85 +288,79 @@ const ADDED_KEYS = [
 /** Mutations of a valid JSON message, as the raw text that would be sent. */
 export function mutatedJson(originals: readonly unknown[]): fc.Arbitrary<string> {
   const original = fc.constantFrom(...originals);
+  // A mutation that changes nothing (an op on the root, a field added to a non-object) is
+  // drawn again: the unmutated originals have their own, small share below.
   const structural = original.chain((value) =>
-    fc.tuple(fc.constantFrom(...paths(value)), fc.nat(), weird).map(([path, op, w]) => {
-      switch (op % 6) {
-        case 0: // drop the field
-          return JSON.stringify(
-            setAt(value, path, (p, k) => {
-              if (Array.isArray(p)) p.splice(k as number, 1);
-              else delete (p as Record<string, unknown>)[k];
-            }),
-          );
-        case 1: // change its type or value
-          return JSON.stringify(
-            setAt(value, path, (p, k) => {
-              (p as Record<string | number, unknown>)[k] = w;
-            }),
-          );
-        case 2: {
-          // flip one character of a string field, keeping it base58-looking
-          return JSON.stringify(
-            setAt(value, path, (p, k) => {
-              const v = (p as Record<string | number, unknown>)[k];
-              if (typeof v === "string" && v.length > 0) {
-                const i = op % v.length;
-                const c = BASE58[(BASE58.indexOf(v[i] as string) + 1 + (op % 57)) % 58] as string;
-                (p as Record<string | number, unknown>)[k] = v.slice(0, i) + c + v.slice(i + 1);
-              } else if (typeof v === "number") {
-                (p as Record<string | number, unknown>)[k] = v + 1;
-              }
-            }),
-          );
+    fc
+      .tuple(fc.constantFrom(...paths(value)), fc.nat(), weird)
+      .map(([path, op, w]) => {
+        switch (op % 6) {
+          case 0: // drop the field
+            return JSON.stringify(
+              setAt(value, path, (p, k) => {
+                if (Array.isArray(p)) p.splice(k as number, 1);
+                else delete (p as Record<string, unknown>)[k];
+              }),
+            );
+          case 1: // change its type or value
+            return JSON.stringify(
+              setAt(value, path, (p, k) => {
+                (p as Record<string | number, unknown>)[k] = w;
+              }),
+            );
+          case 2: {
+            // flip one character of a string field, keeping it base58-looking
+            return JSON.stringify(
+              setAt(value, path, (p, k) => {
+                const v = (p as Record<string | number, unknown>)[k];
+                if (typeof v === "string" && v.length > 0) {
+                  const i = op % v.length;
+                  const c = BASE58[(BASE58.indexOf(v[i] as string) + 1 + (op % 57)) % 58] as string;
+                  (p as Record<string | number, unknown>)[k] = v.slice(0, i) + c + v.slice(i + 1);
+                } else if (typeof v === "number") {
+                  (p as Record<string | number, unknown>)[k] = v + 1;
+                }
+              }),
+            );
+          }
+          case 3: {
+            // duplicate a key in the text (JSON.parse keeps the last)
+            const text = JSON.stringify(value);
+            const key = path[path.length - 1];
+            if (typeof key !== "string") return text;
+            return text.replace(`"${key}":`, `"${key}":${JSON.stringify(w) ?? "null"},"${key}":`);
+          }
+          case 4: // add a field, sometimes under a key every object inherits
+            return JSON.stringify(
+              setAt(value, path, (p, k) => {
+                const v = (p as Record<string | number, unknown>)[k];
+                if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+                  const key = ADDED_KEYS[op % ADDED_KEYS.length] as string;
+                  // An own property even for "__proto__", as JSON.parse would make it.
+                  Object.defineProperty(v, key, { value: w, enumerable: true, writable: true });
+                }
+              }),
+            );
+          default: // wrap in an array
+            return JSON.stringify(
+              setAt(value, path, (p, k) => {
+                const r = p as Record<string | number, unknown>;
+                r[k] = [r[k]];
+              }),
+            );
         }
-        case 3: {
-          // duplicate a key in the text (JSON.parse keeps the last)
-          const text = JSON.stringify(value);
-          const key = path[path.length - 1];
-          if (typeof key !== "string") return text;
-          return text.replace(`"${key}":`, `"${key}":${JSON.stringify(w) ?? "null"},"${key}":`);
-        }
-        case 4: // add a field, sometimes under a key every object inherits
-          return JSON.stringify(
-            setAt(value, path, (p, k) => {
-              const v = (p as Record<string | number, unknown>)[k];
-              if (typeof v === "object" && v !== null && !Array.isArray(v)) {
-                const key = ADDED_KEYS[op % ADDED_KEYS.length] as string;
-                // An own property even for "__proto__", as JSON.parse would make it.
-                Object.defineProperty(v, key, { value: w, enumerable: true, writable: true });
-              }
-            }),
-          );
-        default: // wrap in an array
-          return JSON.stringify(
-            setAt(value, path, (p, k) => {
-              const r = p as Record<string | number, unknown>;
-              r[k] = [r[k]];
-            }),
-          );
-      }
-    }),
+      })
+      .filter((mutated) => mutated !== JSON.stringify(value)),
   );
   const textual = fc
     .tuple(original, fc.nat(), fc.nat(), fc.string({ unit: "binary", maxLength: 4 }))
     .map(([value, at, op, insert]) => {
       const text = JSON.stringify(value);
       const i = at % (text.length + 1);
-      switch (op % 4) {
-        case 0: // replace one character
-          return text.slice(0, i) + insert + text.slice(i + 1);
-        case 1: // insert
-          return text.slice(0, i) + insert + text.slice(i);
-        case 2: // truncate
-          return text.slice(0, i);
-        default: // flip a bit of one character
-          return (
-            text.slice(0, i) +
-            String.fromCharCode(text.charCodeAt(i) ^ (1 << (op % 7))) +
-            text.slice(i + 1)
-          );
-      }
-    });
+      const mutated = mutateText(text, i, op, insert);
+      return mutated === text ? null : mutated;
+    })
+    .filter((mutated): mutated is string => mutated !== null);
   return fc.oneof(
     { arbitrary: original.map((v) => JSON.stringify(v)), weight: 1 },
     { arbitrary: structural, weight: 8 },
@@ -373,6 +368,24 @@ export function mutatedJson(originals: readonly unknown[]): fc.Arbitrary<string>
     { arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)), weight: 1 },
     { arbitrary: fc.string({ unit: "binary", maxLength: 200 }), weight: 1 },
   );
+}
+
+/** One character-level change of a JSON text (the same text back when it changes nothing). */
+function mutateText(text: string, i: number, op: number, insert: string): string {
+  switch (op % 4) {
+    case 0: // replace one character
+      return text.slice(0, i) + insert + text.slice(i + 1);
+    case 1: // insert
+      return text.slice(0, i) + insert + text.slice(i);
+    case 2: // truncate
+      return text.slice(0, i);
+    default: // flip a bit of one character
+      return (
+        text.slice(0, i) +
+        String.fromCharCode(text.charCodeAt(i) ^ (1 << (op % 7))) +
+        text.slice(i + 1)
+      );
+  }
 }
 
 /** Mutations of a human-readable signed text (grants, revocations). */
@@ -419,7 +432,8 @@ export function mutatedText(originals: readonly string[]): fc.Arbitrary<string> 
               lines[li] = s;
           }
           return lines.join("\n");
-        }),
+        })
+        .filter((mutated) => !originals.includes(mutated)),
       weight: 10,
     },
     { arbitrary: fc.string({ unit: "binary", maxLength: 300 }), weight: 1 },
@@ -475,7 +489,19 @@ export async function validActions(
     ["post", { text: "gm ✨ and some unicode: ü 日本", links: ["https://x.test/a"], mentions: [] }],
     ["reply", { parent: target, text: "a reply", links: [], mentions: [bob.grant.wallet] }],
     ["react", { target, reaction: "like" }],
+    ["unreact", { target, reaction: "like" }],
     ["follow", { target: bob.grant.wallet }],
+    ["unfollow", { target: bob.grant.wallet }],
+    [
+      "tip",
+      {
+        post: target,
+        to: bob.grant.wallet,
+        mint: toBase58(new Uint8Array(32).fill(7)),
+        amount: "1000",
+        transaction: toBase58(new Uint8Array(64).fill(9)),
+      },
+    ],
     ["profile", { displayName: "Alice", bio: "hi", avatarUrl: "https://x.test/a.png" }],
     [
       "dm",
@@ -492,17 +518,22 @@ export async function validActions(
       },
     ],
   ];
-  return bodies.map(([kind, body], i) =>
-    signAction(session.session, {
+  // Ordinals count per scope (react and unreact share one, follow and unfollow another).
+  const ords = new Map<string, number>();
+  return bodies.map(([kind, body], i) => {
+    const scope = SCOPE_OF_KIND[kind];
+    const ord = (ords.get(scope) ?? 0) + 1;
+    ords.set(scope, ord);
+    return signAction(session.session, {
       v: 1,
       kind,
       grant: id,
       seq: i + 1,
-      ord: 1,
+      ord,
       ts: NOW,
       body,
-    } as ActionPayload),
-  );
+    } as ActionPayload);
+  });
 }
 
 export async function protocolTargets(): Promise<FuzzTarget<unknown>[]> {
