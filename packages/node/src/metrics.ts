@@ -29,6 +29,10 @@ export class Metrics {
     this.describe("sesame_messages_accepted_total", "Messages accepted, by kind");
     this.describe("sesame_messages_refused_total", "Messages refused, by error code");
     this.describe("sesame_http_request_duration_seconds", "HTTP request latency, by route");
+    this.describe(
+      "sesame_http_errors_total",
+      "Error answers of any route (reads and writes), by error code",
+    );
   }
 
   describe(name: string, help: string): void {

@@ -144,6 +144,38 @@ describe("two node processes on one PostgreSQL schema", () => {
     }
   });
 
+  it("stores exactly one of 60 different posts racing for one sequence number and ordinal across both processes, and revokes the session", async () => {
+    // A session key that signs 60 different posts all at seq 1 and ord 1 (a forked
+    // client, or a stolen key used beside the real one) and sends them at once to both
+    // processes: the first committed is stored, the next is the equivocation (proof
+    // stored, session revoked), the rest find the session revoked; never two stored.
+    const erin = await session(urlOf(a), "erin-mp", "erin-mp-s1");
+    const actions = Array.from({ length: 60 }, (_, i) =>
+      erin.sign("post", postBody(`fork ${i}`), { seq: 1, ord: 1 }),
+    );
+    const replies = await Promise.all(
+      actions.map((action, i) => post(urlOf(i % 2 === 0 ? a : b), "/v1/actions", action)),
+    );
+    const statuses = replies.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    const refused = replies.filter((r) => r.status !== 201);
+    const codes = refused.map((r) => (r.body as { code: number }).code);
+    expect(codes.filter((c) => c === ErrorCode.EQUIVOCATION).length).toBeGreaterThanOrEqual(1);
+    expect(
+      codes.every((c) => c === ErrorCode.EQUIVOCATION || c === ErrorCode.SESSION_REVOKED),
+      JSON.stringify(codes),
+    ).toBe(true);
+    for (const p of [a, b]) {
+      const profile = await get<ServedProfile>(urlOf(p), `/v1/wallets/${erin.wallet}/profile`);
+      expect(profile.body.posts).toBe(1);
+      const sessions = await get<{ items: { grant: string; status: string }[] }>(
+        urlOf(p),
+        `/v1/wallets/${erin.wallet}/sessions`,
+      );
+      expect(sessions.body.items.find((x) => x.grant === erin.grantId)?.status).toBe("revoked");
+    }
+  });
+
   it("keeps a rate exact when 200 parallel posts are split across both processes", async () => {
     const carol = await session(urlOf(a), "carol-mp", "carol-mp-s1", {
       scopes: ["post"],
