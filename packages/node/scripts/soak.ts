@@ -5,12 +5,14 @@
  *
  * 1. Calibration (skipped with --rate): the mixed workload — one write (a signed post or
  *    reaction) per read (feed, a wallet's posts, a thread) — sent closed-loop by 32
- *    concurrent clients for --calibrate seconds; its throughput is the maximum.
+ *    concurrent clients for --calibrate seconds, with the --subscribers live-stream (SSE)
+ *    clients already reading every event; its throughput is the maximum.
  * 2. Soak: the same mix, open-loop at 80 % of that maximum (a request is issued on
- *    schedule whether or not earlier ones finished, at most 256 in flight), with
- *    --subscribers live-stream (SSE) clients reading every event.
+ *    schedule whether or not earlier ones finished, at most 256 in flight), the
+ *    subscribers still reading.
  * Prints per minute: requests, errors, p50/p99 of writes and reads, SSE events received,
- * the node's RSS; then the error rate and the RSS trend. Goal: 0 errors, RSS flat; exits 1 on any failed request or broken stream.
+ * the node's RSS; then the error rate and the RSS trend. Goal: 0 errors, RSS flat; exits
+ * 1 on any failed request or broken stream.
  */
 import { type KeyObject, randomBytes, sign } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -158,34 +160,8 @@ async function one(): Promise<["write" | "read", number, boolean]> {
   return [kind, performance.now() - t0, ok];
 }
 
-// --- 1. calibration ---------------------------------------------------------------------
-let rate: number;
-if (values.rate !== undefined) {
-  rate = Number(values.rate);
-  console.log(`rate given: ${rate} requests/s (no calibration)`);
-} else {
-  const seconds = Number(values.calibrate);
-  const until = performance.now() + seconds * 1000;
-  let done = 0;
-  let refused = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (performance.now() < until) {
-        const [, , ok] = await one();
-        done++;
-        if (!ok) refused++;
-      }
-    }),
-  );
-  const max = done / seconds;
-  rate = Math.round(max * 0.8);
-  console.log(
-    `calibration: ${Math.round(max)} requests/s of the mix at most (${refused} failed: ${JSON.stringify(failures)}) over ${seconds} s; soak at 80 %: ${rate}/s`,
-  );
-  for (const key of Object.keys(failures)) delete failures[key];
-}
-
-// --- 2. soak ------------------------------------------------------------------------------
+// The live-stream subscribers connect first: the calibration measures the mix with the
+// fan-out to them included, so 80 % of it is a load the node can carry with them.
 interface Minute {
   requests: number;
   errors: number;
@@ -230,6 +206,37 @@ function subscribe(): void {
   streams.push(req);
 }
 for (let i = 0; i < Number(values.subscribers); i++) subscribe();
+
+// --- 1. calibration ---------------------------------------------------------------------
+let rate: number;
+if (values.rate !== undefined) {
+  rate = Number(values.rate);
+  console.log(`rate given: ${rate} requests/s (no calibration)`);
+} else {
+  const seconds = Number(values.calibrate);
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  let refused = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (performance.now() < until) {
+        const [, , ok] = await one();
+        done++;
+        if (!ok) refused++;
+      }
+    }),
+  );
+  const max = done / seconds;
+  rate = Math.round(max * 0.8);
+  console.log(
+    `calibration: ${Math.round(max)} requests/s of the mix at most (${refused} failed: ${JSON.stringify(failures)}) over ${seconds} s; soak at 80 %: ${rate}/s`,
+  );
+  for (const key of Object.keys(failures)) delete failures[key];
+}
+current = fresh();
+streamErrors = 0;
+
+// --- 2. soak ------------------------------------------------------------------------------
 
 console.log(
   `soak: ${minutes} min at ${rate} requests/s (half writes, half reads), ${values.subscribers} stream subscribers, ${engine}`,
