@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type ActionPayload, actionSigningBytes, grantIdOfText, toBase58 } from "@sesame/protocol";
+import pg from "pg";
 import {
   Client,
   DATABASE_URL,
@@ -74,6 +75,39 @@ const node = await startNode(
     : { engine, pgliteDir: join(dir, "pglite"), verifyWorkers: 1 },
 );
 const client = new Client(node.port, 300);
+
+// This machine's PostgreSQL runs with autovacuum off, so its planner would keep the
+// statistics of the empty tables the soak started with; a server with the default
+// settings analyzes growing tables by itself. Stand in for that, and say so.
+let stopAnalyzing = async () => {};
+if (engine === "postgres") {
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  const { rows } = await admin.query<{ autovacuum: string }>("SHOW autovacuum");
+  if (rows[0]?.autovacuum === "off") {
+    console.log(
+      "PostgreSQL has autovacuum off: the soak runs ANALYZE on its schema's tables every 30 s, as autovacuum would",
+    );
+    const analyze = async () => {
+      const tables = await admin.query<{ t: string }>(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = $1",
+        [schema],
+      );
+      for (const { t } of tables.rows) await admin.query(`ANALYZE ${t}`);
+    };
+    let running: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      running = running.then(analyze).catch(() => {});
+    }, 30_000);
+    stopAnalyzing = async () => {
+      clearInterval(timer);
+      await running;
+      await admin.end();
+    };
+  } else {
+    await admin.end();
+  }
+}
 
 const sessions: Session[] = [];
 for (let i = 0; i < Number(values.sessions); i++) {
@@ -311,6 +345,7 @@ console.log(
   }`,
 );
 client.close();
+await stopAnalyzing();
 await node.close();
 if (engine === "postgres") await dropSchema(DATABASE_URL, schema).catch(() => {});
 await rm(dir, { recursive: true, force: true });
