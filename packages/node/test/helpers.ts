@@ -1,8 +1,11 @@
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
 import {
   type ActionId,
@@ -664,4 +667,16 @@ export async function listeningUrl(
     child.once("error", reject);
   });
   return { url, stderr: () => stderr };
+}
+
+/**
+ * Builds packages/node (tsc -b, incremental: quick when fresh), for tests that run the
+ * built JavaScript in child processes, so a file run alone never tests an older build.
+ */
+export async function buildNodePackage(): Promise<void> {
+  const root = fileURLToPath(new URL("../../../", import.meta.url));
+  const tsc = ["node_modules/typescript/bin/tsc", "-b", "packages/node"];
+  await promisify(execFile)(process.execPath, tsc, { cwd: root }).catch((e) => {
+    throw new Error(`the build failed: ${(e as { stdout?: string }).stdout ?? e}`);
+  });
 }

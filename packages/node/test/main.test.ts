@@ -4,31 +4,23 @@
  * DATABASE_SCHEMA with exit code 2 and a clear message before it opens anything; and saying
  * in one line why it cannot start (bad PORT, unreachable database, port in use).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import pg from "pg";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { makeGrant } from "../../protocol/scripts/fixtures.js";
 import { dropSchema } from "../src/index.js";
-import { DATABASE_URL, get, post, registerSession } from "./helpers.js";
+import { buildNodePackage, DATABASE_URL, get, post, registerSession } from "./helpers.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-
-// main.js is the built package: build it first (incremental, quick when fresh), so this
-// file run alone never tests an older build.
-beforeAll(async () => {
-  const tsc = ["node_modules/typescript/bin/tsc", "-b", "packages/node"];
-  await promisify(execFile)(process.execPath, tsc, { cwd: ROOT }).catch((e) => {
-    throw new Error(`the build failed: ${(e as { stdout?: string }).stdout ?? e}`);
-  });
-}, 180_000);
+// main.js is the built package: build it first, so this file run alone never tests an
+// older build.
+beforeAll(buildNodePackage, 180_000);
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "sesame-main-"));

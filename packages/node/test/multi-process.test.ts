@@ -3,17 +3,17 @@
  * fans out through LISTEN/NOTIFY, and enforcement state is shared through the database.
  * PostgreSQL only: an embedded PGlite belongs to one process.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_CONTEXT } from "../../protocol/scripts/fixtures.js";
 import type { ServedProfile } from "../src/index.js";
 import { dropSchema } from "../src/index.js";
 import {
   accept,
+  buildNodePackage,
   DATABASE_URL,
   ErrorCode,
   expectRefusal,
@@ -71,10 +71,7 @@ describe("two node processes on one PostgreSQL schema", () => {
 
   beforeAll(async () => {
     // The processes run the built package: build it (incremental, quick when fresh).
-    const tsc = ["node_modules/typescript/bin/tsc", "-b", "packages/node"];
-    await promisify(execFile)(process.execPath, tsc, { cwd: ROOT }).catch((e) => {
-      throw new Error(`the build failed: ${(e as { stdout?: string }).stdout ?? e}`);
-    });
+    await buildNodePackage();
     // Both start (and migrate the fresh schema) at once.
     const started = await Promise.allSettled([spawnNode(schema), spawnNode(schema)]);
     [a, b] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined));
